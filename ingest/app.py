@@ -1,0 +1,136 @@
+"""The HTTP edge: verify, answer Zoom's challenge, publish, and only then say 200."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ingest.envelope import build_envelope
+from ingest.publisher import Publisher, PublishError
+from ingest.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    url_validation_answer,
+    verify_zoom_request,
+)
+from schemas import URL_VALIDATION, InvalidZoomEvent, parse_zoom_event
+from zoomstream.settings import Settings
+from zoomstream.topics import ZOOM_RAW
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body of {declared} bytes is over the {limit} byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(
+    settings: Settings,
+    publisher: Publisher,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """Build the ingest app. The publisher is started and closed by the app's lifespan."""
+    secret = settings.secret_bytes()
+    raw_topic = settings.topic(ZOOM_RAW)
+    checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
+
+    async def zoom_webhook(request: Request) -> Response:
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
+        except ClientDisconnect:
+            return _error(400, "client disconnected before the body was read")
+        now = clock()
+        try:
+            verify_zoom_request(
+                secret=secret,
+                signature=request.headers.get(SIGNATURE_HEADER),
+                timestamp=request.headers.get(TIMESTAMP_HEADER),
+                body=body,
+                now=now,
+                tolerance_seconds=settings.signature_tolerance_seconds,
+                future_skew_seconds=settings.signature_future_skew_seconds,
+            )
+        except SignatureError as exc:
+            return _error(401, f"invalid signature: {exc}")
+        try:
+            event = parse_zoom_event(body)
+        except InvalidZoomEvent as exc:
+            return _error(400, f"invalid webhook body: {exc}")
+        if event.event == URL_VALIDATION:
+            token = event.payload.plainToken
+            if token is None:
+                return _error(400, "endpoint.url_validation without payload.plainToken")
+            return JSONResponse(url_validation_answer(secret, token))
+        envelope = build_envelope(body, request.headers, datetime.fromtimestamp(now, tz=UTC))
+        key = event.meeting_id.encode() if event.meeting_id else None
+        try:
+            await publisher.publish(raw_topic, key, envelope.model_dump_json().encode())
+        except PublishError as exc:
+            return JSONResponse(
+                {"error": f"not stored, retry later: {exc}"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse({"status": "received", "webhook_id": envelope.webhook_id})
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        results = {name: await _safely(check) for name, check in checks.items()}
+        status = 200 if all(results.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": results}, status_code=status)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.close()
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/zoom", zoom_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _safely(check: ReadinessCheck) -> bool:
+    try:
+        return await check()
+    except Exception:
+        return False

@@ -1,0 +1,33 @@
+"""Pydantic models: the single source of truth for every topic value and API body. No I/O."""
+
+from schemas.dead_letter import DeadLetter
+from schemas.envelope import RawWebhookEnvelope
+from schemas.zoom import (
+    MEETING_EVENTS,
+    RECORDING_EVENTS,
+    URL_VALIDATION,
+    InvalidZoomEvent,
+    MeetingObject,
+    Participant,
+    RecordingFile,
+    RecordingObject,
+    ZoomEvent,
+    event_time,
+    parse_zoom_event,
+)
+
+__all__ = [
+    "MEETING_EVENTS",
+    "RECORDING_EVENTS",
+    "URL_VALIDATION",
+    "DeadLetter",
+    "InvalidZoomEvent",
+    "MeetingObject",
+    "Participant",
+    "RawWebhookEnvelope",
+    "RecordingFile",
+    "RecordingObject",
+    "ZoomEvent",
+    "event_time",
+    "parse_zoom_event",
+]

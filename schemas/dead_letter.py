@@ -1,0 +1,25 @@
+"""Dead-letter topics: a message that could not be processed, with why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas._types import RawBytes
+
+
+class DeadLetter(BaseModel):
+    """Value of `zoom.webhooks.dead-letter` (key: the original key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    source_topic: str
+    partition: int
+    offset: int
+    value: RawBytes = Field(description="The original message value, byte for byte, base64.")
+    error: str = Field(description="What was wrong, one line.")
+    traceback: str = ""
+    attempts: int = 1
+    failed_at: datetime

@@ -1,0 +1,181 @@
+"""Zoom webhook payloads, parsed leniently: unknown fields are ignored, drifting types normalised.
+
+See shared research: meeting ids are strings or numbers, `event_ts` is milliseconds or absent,
+and empty strings stand for missing values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas._types import (
+    EventTimestamp,
+    MeetingId,
+    OptionalText,
+    OptionalTime,
+    blank_to_none,
+    meeting_id_text,
+)
+
+URL_VALIDATION = "endpoint.url_validation"
+
+MEETING_EVENTS = frozenset(
+    {
+        "meeting.started",
+        "meeting.ended",
+        "meeting.participant_joined",
+        "meeting.participant_left",
+        "meeting.participant_joined_waiting_room",
+        "webinar.started",
+        "webinar.ended",
+        "webinar.participant_joined",
+        "webinar.participant_left",
+    }
+)
+RECORDING_EVENTS = frozenset(
+    {
+        "recording.completed",
+        "recording.transcript_completed",
+        "recording.deleted",
+        "recording.trashed",
+        "recording.recovered",
+    }
+)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Participant(_Lenient):
+    user_id: OptionalText = Field(default=None, description="Per meeting; changes on rejoin.")
+    user_name: OptionalText = None
+    id: OptionalText = Field(default=None, description="Zoom user id when signed in, else empty.")
+    participant_user_id: OptionalText = None
+    participant_uuid: OptionalText = None
+    email: OptionalText = None
+    registrant_id: OptionalText = None
+    customer_key: OptionalText = None
+    join_time: OptionalTime = None
+    leave_time: OptionalTime = None
+    date_time: OptionalTime = Field(default=None, description="Waiting-room events carry this.")
+    leave_reason: OptionalText = None
+
+    @field_validator("user_id", "id", "registrant_id", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return blank_to_none(value)
+
+
+class MeetingObject(_Lenient):
+    id: MeetingId = None
+    uuid: OptionalText = None
+    host_id: OptionalText = None
+    topic: OptionalText = None
+    type: int | None = None
+    start_time: OptionalTime = None
+    end_time: OptionalTime = None
+    duration: int | None = Field(default=None, description="Minutes; 0 for instant meetings.")
+    timezone: OptionalText = None
+    participant: Participant | None = None
+
+
+class RecordingFile(_Lenient):
+    id: OptionalText = None
+    meeting_id: OptionalText = Field(default=None, description="The meeting UUID, not the number.")
+    recording_start: OptionalTime = None
+    recording_end: OptionalTime = None
+    file_type: OptionalText = None
+    file_extension: OptionalText = None
+    file_name: OptionalText = None
+    file_size: int | None = None
+    play_url: OptionalText = Field(default=None, description="Absent for TIMELINE files.")
+    download_url: OptionalText = None
+    status: OptionalText = None
+    recording_type: OptionalText = None
+
+
+class RecordingObject(_Lenient):
+    id: MeetingId = None
+    uuid: OptionalText = None
+    host_id: OptionalText = None
+    host_email: OptionalText = None
+    topic: OptionalText = None
+    type: int | None = None
+    start_time: OptionalTime = None
+    timezone: OptionalText = None
+    duration: int | None = Field(default=None, description="Recorded minutes.")
+    total_size: int | None = None
+    recording_count: int | None = None
+    share_url: OptionalText = None
+    password: OptionalText = None
+    recording_play_passcode: OptionalText = None
+    recording_files: list[RecordingFile] = Field(default_factory=list)
+
+
+class ZoomPayload(_Lenient):
+    account_id: OptionalText = None
+    object: dict[str, Any] = Field(default_factory=dict)
+    plainToken: OptionalText = None  # noqa: N815 - Zoom's field name
+    operator: OptionalText = None
+    operator_id: OptionalText = None
+
+
+class ZoomEvent(_Lenient):
+    """The common envelope of every Zoom webhook body."""
+
+    event: str = Field(min_length=1)
+    event_ts: EventTimestamp = None
+    payload: ZoomPayload = Field(default_factory=ZoomPayload)
+    download_token: OptionalText = None
+
+    @property
+    def meeting_id(self) -> str | None:
+        """`payload.object.id` as text, whatever type Zoom sent."""
+        return meeting_id_or_none(self.payload.object.get("id"))
+
+    @property
+    def meeting_uuid(self) -> str | None:
+        value = blank_to_none(self.payload.object.get("uuid"))
+        return value if isinstance(value, str) else None
+
+    def meeting(self) -> MeetingObject:
+        """The object of a meeting or webinar event."""
+        return MeetingObject.model_validate(self.payload.object)
+
+    def recording(self) -> RecordingObject:
+        """The object of a recording event."""
+        return RecordingObject.model_validate(self.payload.object)
+
+
+class InvalidZoomEvent(ValueError):
+    """The body is not a Zoom webhook: not JSON, not an object, or without an event name."""
+
+
+def meeting_id_or_none(value: Any) -> str | None:
+    """A meeting id as text, or None when absent or not a plausible id."""
+    try:
+        text = meeting_id_text(value)
+    except ValueError:
+        return None
+    return text if isinstance(text, str) else None
+
+
+def parse_zoom_event(body: bytes) -> ZoomEvent:
+    """Parse a raw body into a ZoomEvent, or raise InvalidZoomEvent saying why."""
+    try:
+        return ZoomEvent.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidZoomEvent(f"{where}: {first['msg']}") from exc
+
+
+def event_time(event: ZoomEvent, received_at: datetime) -> datetime:
+    """When the event happened: `event_ts`, or the receive time when Zoom sent none."""
+    return event.event_ts or received_at

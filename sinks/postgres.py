@@ -1,0 +1,93 @@
+"""The PostgreSQL connection pool shared by the sinks, opened lazily by the first writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+
+class Database:
+    """A psycopg 3 pool. `transaction()` yields a connection inside one transaction."""
+
+    def __init__(self, url: str, max_size: int = 4) -> None:
+        self._pool = AsyncConnectionPool(url, min_size=1, max_size=max_size, open=False)
+        self._opened = False
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        async with self._lock:
+            if not self._opened:
+                await self._pool.open(wait=True, timeout=30.0)
+                self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        await self.open()
+        async with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+
+async def database_reachable(url: str) -> bool:
+    """Readiness: can a fresh connection run `SELECT 1`?"""
+    async with await AsyncConnection.connect(url, connect_timeout=2) as conn:
+        await conn.execute("SELECT 1")
+    return True
+
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+WriteFn = Callable[[AsyncConnection, Sequence[Row]], Awaitable[None]]
+
+
+async def write_batch(db: Database, write: WriteFn[Row], rows: Sequence[Row]) -> list[Row]:
+    """Write `rows` in one transaction; return the rows PostgreSQL refused (poison).
+
+    While the database is unreachable this retries with backoff (capped at 30 s) for as long as
+    it takes: an outage delays the stream, it never drops a row. When the batch fails for a
+    reason in the data, each row is tried in its own transaction and the refused ones returned.
+    """
+    if not rows:
+        return []
+    try:
+        await _with_reconnects(db, write, rows)
+        return []
+    except psycopg.Error as exc:
+        log.warning("batch of %d rows refused (%s); writing row by row", len(rows), exc)
+    refused: list[Row] = []
+    for row in rows:
+        try:
+            await _with_reconnects(db, write, [row])
+        except psycopg.Error as exc:
+            log.error("row refused by PostgreSQL: %s", exc)
+            refused.append(row)
+    return refused
+
+
+async def _with_reconnects(db: Database, write: WriteFn[Row], rows: Sequence[Row]) -> None:
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((psycopg.OperationalError, psycopg_pool.PoolTimeout)),
+        wait=wait_exponential(multiplier=0.2, max=30),
+        before_sleep=lambda state: log.warning(
+            "PostgreSQL unavailable (%s), retrying", state.outcome and state.outcome.exception()
+        ),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            async with db.transaction() as conn:
+                await write(conn, rows)

@@ -1,0 +1,3 @@
+from zoomstream.cli import main
+
+main()

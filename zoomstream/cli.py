@@ -1,0 +1,153 @@
+"""The `zoomstream` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zoomstream.settings import Settings
+from zoomstream.stack import KafkaBroker, LocalPostgres
+from zoomstream.stack.processes import StackError
+
+app = typer.Typer(
+    help="Zoom and email webhooks into trustworthy records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stack_app = typer.Typer(help="The local Kafka and PostgreSQL (no Docker needed).", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+STACK_HOME = Path(".stack")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command()
+def ingest(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default INGEST_PORT, 8000).")] = None,
+) -> None:
+    """Run the HTTP ingest endpoint."""
+    import uvicorn
+
+    from ingest import KafkaPublisher, create_app
+    from sinks import database_reachable
+    from zoomstream.topics import ensure_topics
+
+    settings = _settings()
+    ensure_topics(settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, settings.publish_timeout_seconds)
+
+    async def database() -> bool:
+        return await database_reachable(settings.database_url)
+
+    application = create_app(settings, publisher, readiness={"postgresql": database})
+    uvicorn.run(
+        application,
+        host=host or settings.ingest_host,
+        port=port or settings.ingest_port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
+) -> None:
+    """Run the stream worker (Faust): dedup, transform, write to PostgreSQL."""
+    import faust
+
+    from streams import create_worker
+    from zoomstream.topics import ensure_topics
+
+    settings = _settings()
+    ensure_topics(settings)
+    faust_app = create_worker(settings)
+    faust.Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def migrate(
+    platform: Annotated[
+        bool, typer.Option(help="Also create the platform's tables (local use and tests).")
+    ] = False,
+) -> None:
+    """Apply database migrations."""
+    from zoomstream.migrate import migrate as run_migrations
+
+    applied = run_migrations(_settings().database_url, platform=platform)
+    typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+def _stack() -> tuple[KafkaBroker, LocalPostgres, bool]:
+    broker = KafkaBroker(home=STACK_HOME / "kafka", cache=STACK_HOME / "cache")
+    postgres = LocalPostgres(home=STACK_HOME / "postgres")
+    own_database = "DATABASE_URL" not in os.environ
+    return broker, postgres, own_database
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the local Kafka broker and PostgreSQL (unless DATABASE_URL names one); wait for both."""
+    broker, postgres, own_database = _stack()
+    typer.echo(broker.up())
+    if own_database:
+        typer.echo(postgres.up())
+    else:
+        typer.echo("PostgreSQL: using DATABASE_URL")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop what `stack up` started, and nothing else."""
+    broker, postgres, _ = _stack()
+    typer.echo(broker.down())
+    typer.echo(postgres.down())
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Say what runs."""
+    broker, postgres, own_database = _stack()
+    typer.echo(f"kafka: {'running' if broker.running() else 'stopped'} on {broker.bootstrap} "
+               f"(log: {broker.log_file})")
+    if own_database:
+        typer.echo(f"postgresql: {'running' if postgres.running() else 'stopped'} at {postgres.url} "
+                   f"(log: {postgres.log_file})")
+    else:
+        typer.echo("postgresql: external, from DATABASE_URL")
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://127.0.0.1:8000",
+    count: Annotated[int, typer.Option(help="Webhooks to send.")] = 20,
+) -> None:
+    """Send a burst of signed sample Zoom webhooks and show what landed in PostgreSQL."""
+    from zoomstream.demo import run_demo
+
+    run_demo(_settings(), url, count, echo=typer.echo)
+
+
+@app.command()
+def up() -> None:
+    """Everything at once: stack, migrations, ingest and a worker, then the demo; Ctrl-C stops."""
+    from zoomstream.run import run_pipeline
+
+    run_pipeline(echo=typer.echo)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        app()
+    except StackError as exc:
+        typer.echo(f"zoomstream: {exc}", err=True)
+        raise SystemExit(1) from exc

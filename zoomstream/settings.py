@@ -1,0 +1,70 @@
+"""The one configuration object, read from the environment (and a local `.env`) by each entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/zoomstream"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Built once per process and passed down; nothing else reads os.environ."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    zoom_webhook_secret: SecretStr | None = Field(
+        default=None, description="Zoom app's secret token: signs webhooks and the URL challenge."
+    )
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = Field(
+        default=LOCAL_DATABASE_URL,
+        description="libpq URL. Unset means the local PostgreSQL that `zoomstream stack up` runs.",
+    )
+    platform_jwt_secret: SecretStr | None = None
+    topic_prefix: str = Field(default="", description="Prefix of every topic and consumer group.")
+
+    ingest_host: str = "0.0.0.0"
+    ingest_port: int = 8000
+    max_body_bytes: int = 1024 * 1024
+    # Zoom retries a failed delivery at +5, +20 and +60 minutes and may keep the original
+    # x-zm-request-timestamp: 85 minutes after the first attempt. A 4xx makes Zoom give up for
+    # good, so the window must admit the last retry; 90 minutes does, with margin.
+    signature_tolerance_seconds: int = 90 * 60
+    # Clock skew allowed for timestamps from the future.
+    signature_future_skew_seconds: int = 5 * 60
+    # Deliveries are deduplicated on a digest of the raw body for at least this long; it must cover
+    # the whole tolerance so that a replayed signed request is either stale or a duplicate.
+    dedup_window_seconds: int = 2 * 60 * 60
+    publish_timeout_seconds: float = Field(
+        default=2.0, description="How long ingest waits for Kafka's ack before answering 503."
+    )
+
+    kafka_partitions: int = 8
+    kafka_replication_factor: int = 1
+    raw_retention_ms: int = Field(
+        default=14 * 24 * 60 * 60 * 1000, description="Retention of the raw topics: the replay horizon."
+    )
+    worker_batch_size: int = 500
+    worker_batch_seconds: float = 0.5
+    worker_datadir: str = ".stack/faust"
+
+    @model_validator(mode="after")
+    def _dedup_window_covers_tolerance(self) -> Settings:
+        needed = self.signature_tolerance_seconds + self.signature_future_skew_seconds
+        if self.dedup_window_seconds < needed:
+            raise ValueError(
+                f"DEDUP_WINDOW_SECONDS ({self.dedup_window_seconds}) must be at least the signature "
+                f"tolerance plus future skew ({needed}): otherwise a replayed request could be "
+                "neither stale nor a duplicate"
+            )
+        return self
+
+    def topic(self, name: str) -> str:
+        """The full name of a topic, with this deployment's prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    def secret_bytes(self) -> bytes:
+        if self.zoom_webhook_secret is None:
+            raise ValueError("ZOOM_WEBHOOK_SECRET is not set")
+        return self.zoom_webhook_secret.get_secret_value().encode()

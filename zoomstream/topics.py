@@ -1,0 +1,64 @@
+"""Topic names and their creation. Topics are declared here, never auto-created by the broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from zoomstream.settings import Settings
+
+ZOOM_RAW = "zoom.webhooks.raw"
+ZOOM_DEAD_LETTERS = "zoom.webhooks.dead-letter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    config: dict[str, str]
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    raw = {"retention.ms": str(settings.raw_retention_ms), "cleanup.policy": "delete"}
+    return [
+        TopicSpec(settings.topic(ZOOM_RAW), raw),
+        TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
+    ]
+
+
+class TopicMismatch(RuntimeError):
+    """An existing topic's partition count differs from the configured one."""
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create missing topics with their configuration; return the names created."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    existing = admin.list_topics(timeout=timeout).topics
+    for spec in topic_specs(settings):
+        if spec.name in existing and len(existing[spec.name].partitions) != settings.kafka_partitions:
+            # The dedup table's changelog is co-partitioned with the raw topic: a mismatch would
+            # file entries under the wrong partition.
+            raise TopicMismatch(
+                f"topic {spec.name} has {len(existing[spec.name].partitions)} partitions, "
+                f"KAFKA_PARTITIONS is {settings.kafka_partitions}"
+            )
+    wanted = [spec for spec in topic_specs(settings) if spec.name not in existing]
+    if not wanted:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(s.name, settings.kafka_partitions, settings.kafka_replication_factor, config=s.config)
+            for s in wanted
+        ],
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS: another process won the race
+                raise
+    return created
