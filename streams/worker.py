@@ -64,21 +64,21 @@ def create_worker(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
-        topic_allow_declare=False,
-        key_serializer="raw",
-        value_serializer="raw",
+        # Tables use JSON; topics carry bytes that pydantic models parse.
+        key_serializer="json",
+        value_serializer="json",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
     )
     db = Database(settings.database_url)
-    raw_topic = app.topic(settings.topic(ZOOM_RAW), key_type=bytes, value_type=bytes)
-    dead_letters = app.topic(settings.topic(ZOOM_DEAD_LETTERS), key_type=bytes, value_type=bytes)
+    raw_topic = app.topic(settings.topic(ZOOM_RAW), key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(
+        settings.topic(ZOOM_DEAD_LETTERS), key_serializer="raw", value_serializer="raw"
+    )
     seen = SeenTable(
         app.Table(
             "delivery-seen",
             partitions=settings.kafka_partitions,
-            key_serializer="json",
-            value_serializer="json",
         )
     )
     last_prune = time.monotonic()
