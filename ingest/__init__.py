@@ -3,7 +3,12 @@
 from ingest.app import create_app
 from ingest.envelope import build_envelope, delivery_id
 from ingest.publisher import InMemoryPublisher, KafkaPublisher, Publisher, PublishError
-from ingest.signature import SignatureError, url_validation_answer, verify_zoom_request, zoom_signature
+from ingest.signature import (
+    SignatureError,
+    url_validation_answer,
+    verify_zoom_request,
+    zoom_signature,
+)
 
 __all__ = [
     "InMemoryPublisher",

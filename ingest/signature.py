@@ -45,7 +45,9 @@ def verify_zoom_request(
         raise SignatureError("signature does not match")
     age = now - int(timestamp)
     if age > tolerance_seconds:
-        raise SignatureError(f"timestamp is {int(age)} s old, over the {tolerance_seconds} s allowed")
+        raise SignatureError(
+            f"timestamp is {int(age)} s old, over the {tolerance_seconds} s allowed"
+        )
     if -age > future_skew_seconds:
         raise SignatureError(f"timestamp is {int(-age)} s in the future")
 

@@ -121,7 +121,7 @@ class RecordingObject(_Lenient):
 class ZoomPayload(_Lenient):
     account_id: OptionalText = None
     object: dict[str, Any] = Field(default_factory=dict)
-    plainToken: OptionalText = None  # noqa: N815 - Zoom's field name
+    plainToken: OptionalText = None
     operator: OptionalText = None
     operator_id: OptionalText = None
 

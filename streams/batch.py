@@ -86,7 +86,9 @@ async def process_batch(
             source[envelope.webhook_id] = delivery
         except (InvalidZoomEvent, UnicodeDecodeError, ValueError) as exc:
             trace = traceback.format_exc()
-            outcome.dead_letters.append(dead_letter(delivery, f"{type(exc).__name__}: {exc}", trace, now))
+            outcome.dead_letters.append(
+                dead_letter(delivery, f"{type(exc).__name__}: {exc}", trace, now)
+            )
 
     rejected = await write_rows(rows)
     rejected_ids = {row.webhook_id for row in rejected}

@@ -89,13 +89,20 @@ def create_worker(settings: Settings) -> faust.App:
     async def send_dead_letter(letter: DeadLetter) -> None:
         ack = await dead_letters.send(value=letter.model_dump_json().encode())
         await ack  # acknowledged before the source offset can be committed
-        log.error("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
-                  letter.offset, letter.error)
+        log.error(
+            "dead-lettered %s[%d]@%d: %s",
+            letter.source_topic,
+            letter.partition,
+            letter.offset,
+            letter.error,
+        )
 
     @app.agent(raw_topic, name="webhook-log")
     async def webhook_log_agent(stream: Any) -> None:
         nonlocal last_prune
-        batches = stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds)
+        batches = stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_seconds
+        )
         async for events in batches:
             deliveries = [
                 Delivery(e.message.topic, e.message.partition, e.message.offset, e.value)
@@ -110,8 +117,12 @@ def create_worker(settings: Settings) -> faust.App:
                 send_dead_letter=send_dead_letter,
                 mark_seen=seen.mark,
             )
-            log.info("batch: %d written, %d duplicates, %d dead-lettered", outcome.written,
-                     outcome.duplicates, len(outcome.dead_letters))
+            log.info(
+                "batch: %d written, %d duplicates, %d dead-lettered",
+                outcome.written,
+                outcome.duplicates,
+                len(outcome.dead_letters),
+            )
             if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 last_prune = time.monotonic()
                 seen.prune(time.time(), settings.dedup_window_seconds)

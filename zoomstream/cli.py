@@ -18,7 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-stack_app = typer.Typer(help="The local Kafka and PostgreSQL (no Docker needed).", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="The local Kafka and PostgreSQL (no Docker needed).", no_args_is_help=True
+)
 app.add_typer(stack_app, name="stack")
 
 STACK_HOME = Path(".stack")
@@ -83,7 +85,9 @@ def migrate(
     from zoomstream.migrate import migrate as run_migrations
 
     applied = run_migrations(_settings().database_url, platform=platform)
-    typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    typer.echo(
+        f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+    )
 
 
 def _stack() -> tuple[KafkaBroker, LocalPostgres, bool]:
@@ -116,11 +120,15 @@ def stack_down() -> None:
 def stack_status() -> None:
     """Say what runs."""
     broker, postgres, own_database = _stack()
-    typer.echo(f"kafka: {'running' if broker.running() else 'stopped'} on {broker.bootstrap} "
-               f"(log: {broker.log_file})")
+    typer.echo(
+        f"kafka: {'running' if broker.running() else 'stopped'} on {broker.bootstrap} "
+        f"(log: {broker.log_file})"
+    )
     if own_database:
-        typer.echo(f"postgresql: {'running' if postgres.running() else 'stopped'} at {postgres.url} "
-                   f"(log: {postgres.log_file})")
+        typer.echo(
+            f"postgresql: {'running' if postgres.running() else 'stopped'} at {postgres.url} "
+            f"(log: {postgres.log_file})"
+        )
     else:
         typer.echo("postgresql: external, from DATABASE_URL")
 
@@ -145,7 +153,9 @@ def up() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         app()
     except StackError as exc:

@@ -17,23 +17,34 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
     secret = settings.secret_bytes()
     start = datetime.now(tz=UTC).replace(microsecond=0) - timedelta(hours=1)
     meeting_id = str(80_000_000_000 + int(time.time()) % 1_000_000_000)
-    bodies = [dumps(e) for e in meeting_burst(meeting_id, f"demo{meeting_id}==", start, max(1, count // 2))]
+    bodies = [
+        dumps(e)
+        for e in meeting_burst(meeting_id, f"demo{meeting_id}==", start, max(1, count // 2))
+    ]
     bodies = bodies[:count] if count < len(bodies) else bodies
     answers: dict[int, int] = {}
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for body in [*bodies, bodies[0]]:  # the last one is an exact redelivery
-            response = client.post("/webhooks/zoom", content=body, headers=sign(secret, body, int(time.time())))
+            response = client.post(
+                "/webhooks/zoom", content=body, headers=sign(secret, body, int(time.time()))
+            )
             answers[response.status_code] = answers.get(response.status_code, 0) + 1
-    echo(f"sent {len(bodies) + 1} signed webhooks for meeting {meeting_id} "
-         f"(one an exact redelivery): answers {answers}")
+    echo(
+        f"sent {len(bodies) + 1} signed webhooks for meeting {meeting_id} "
+        f"(one an exact redelivery): answers {answers}"
+    )
     rows = _wait_for_rows(settings.database_url, meeting_id, len(bodies), timeout=60.0)
-    echo(f"zoom_webhook_logs for meeting {meeting_id}: {len(rows)} rows (distinct deliveries: {len(bodies)})")
+    echo(
+        f"zoom_webhook_logs for meeting {meeting_id}: {len(rows)} rows (distinct deliveries: {len(bodies)})"
+    )
     echo(f"{'event_type':40} {'status':10} {'event_timestamp':26} reason")
     for event_type, status, ts, reason in rows:
         echo(f"{event_type:40} {status:10} {ts.isoformat():26} {reason}")
 
 
-def _wait_for_rows(database_url: str, meeting_id: str, expected: int, timeout: float) -> list[tuple[str, str, datetime, str]]:
+def _wait_for_rows(
+    database_url: str, meeting_id: str, expected: int, timeout: float
+) -> list[tuple[str, str, datetime, str]]:
     deadline = time.monotonic() + timeout
     rows: list[tuple[str, str, datetime, str]] = []
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -11,7 +11,7 @@ from yoyo import get_backend, read_migrations
 def _yoyo_url(database_url: str) -> str:
     for scheme in ("postgresql://", "postgres://"):
         if database_url.startswith(scheme):
-            return "postgresql+psycopg://" + database_url[len(scheme):]
+            return "postgresql+psycopg://" + database_url[len(scheme) :]
     return database_url
 
 

@@ -42,8 +42,10 @@ def run_pipeline(echo: Callable[[str], None], stack_home: Path = Path(".stack"))
     try:
         _wait_ready(f"http://127.0.0.1:{settings.ingest_port}/readyz", 60.0)
         run_demo(settings, f"http://127.0.0.1:{settings.ingest_port}", 20, echo)
-        echo("the pipeline keeps running; Ctrl-C stops ingest and the worker "
-             "(`zoomstream stack down` stops Kafka and PostgreSQL)")
+        echo(
+            "the pipeline keeps running; Ctrl-C stops ingest and the worker "
+            "(`zoomstream stack down` stops Kafka and PostgreSQL)"
+        )
         while all(child.poll() is None for child in children):
             time.sleep(1.0)
         echo("a pipeline process exited; see the logs")
@@ -61,8 +63,13 @@ def run_pipeline(echo: Callable[[str], None], stack_home: Path = Path(".stack"))
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "zoomstream", *args], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "zoomstream", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def _wait_ready(url: str, timeout: float) -> None:

@@ -17,15 +17,22 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def zoom_event(event: str, obj: dict[str, Any], event_ts: int | None = None, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"event": event, "payload": {"account_id": "AAAAAbbbbbCCCCC", "object": obj}}
+def zoom_event(
+    event: str, obj: dict[str, Any], event_ts: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "event": event,
+        "payload": {"account_id": "AAAAAbbbbbCCCCC", "object": obj},
+    }
     if event_ts is not None:
         body["event_ts"] = event_ts
     body.update(extra)
     return body
 
 
-def meeting_object(meeting_id: str = "86431910364", uuid: str = "4444AAAiAAAAAiAiAiiAii==", **overrides: Any) -> dict[str, Any]:
+def meeting_object(
+    meeting_id: str = "86431910364", uuid: str = "4444AAAiAAAAAiAiAiiAii==", **overrides: Any
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "id": meeting_id,
         "uuid": uuid,
@@ -40,7 +47,9 @@ def meeting_object(meeting_id: str = "86431910364", uuid: str = "4444AAAiAAAAAiA
     return obj
 
 
-def participant(number: int, joined: datetime, *, guest: bool = False, left: datetime | None = None) -> dict[str, Any]:
+def participant(
+    number: int, joined: datetime, *, guest: bool = False, left: datetime | None = None
+) -> dict[str, Any]:
     person: dict[str, Any] = {
         "user_id": str(16778240 + number),
         "user_name": f"Participant {number} Šimonek",
@@ -57,7 +66,11 @@ def participant(number: int, joined: datetime, *, guest: bool = False, left: dat
     return person
 
 
-def recording_object(meeting_id: int = 86431910364, uuid: str = "4444AAAiAAAAAiAiAiiAii==", start: datetime | None = None) -> dict[str, Any]:
+def recording_object(
+    meeting_id: int = 86431910364,
+    uuid: str = "4444AAAiAAAAAiAiAiiAii==",
+    start: datetime | None = None,
+) -> dict[str, Any]:
     start = start or datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     end = start + timedelta(minutes=67, seconds=8)
     base = "https://us06web.zoom.us/rec/webhook_download"
@@ -76,15 +89,31 @@ def recording_object(meeting_id: int = 86431910364, uuid: str = "4444AAAiAAAAAiA
         "share_url": "https://us06web.zoom.us/rec/share/abcdef",
         "password": "Xy7!q2",
         "recording_files": [
-            {"id": "file-mp4-1", "meeting_id": uuid, "recording_start": iso(start),
-             "recording_end": iso(end), "file_type": "MP4", "file_extension": "MP4",
-             "file_size": 528_000_000, "play_url": "https://us06web.zoom.us/rec/play/1",
-             "download_url": f"{base}/a/1", "status": "completed",
-             "recording_type": "shared_screen_with_speaker_view"},
-            {"id": "file-timeline-1", "meeting_id": uuid, "recording_start": iso(start),
-             "recording_end": iso(end), "file_type": "TIMELINE", "file_extension": "JSON",
-             "file_size": 1_000_000, "download_url": f"{base}/a/2", "status": "completed",
-             "recording_type": "timeline"},
+            {
+                "id": "file-mp4-1",
+                "meeting_id": uuid,
+                "recording_start": iso(start),
+                "recording_end": iso(end),
+                "file_type": "MP4",
+                "file_extension": "MP4",
+                "file_size": 528_000_000,
+                "play_url": "https://us06web.zoom.us/rec/play/1",
+                "download_url": f"{base}/a/1",
+                "status": "completed",
+                "recording_type": "shared_screen_with_speaker_view",
+            },
+            {
+                "id": "file-timeline-1",
+                "meeting_id": uuid,
+                "recording_start": iso(start),
+                "recording_end": iso(end),
+                "file_type": "TIMELINE",
+                "file_extension": "JSON",
+                "file_size": 1_000_000,
+                "download_url": f"{base}/a/2",
+                "status": "completed",
+                "recording_type": "timeline",
+            },
         ],
     }
 
@@ -107,7 +136,9 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> dict[str, str]:
     }
 
 
-def meeting_burst(meeting_id: str, uuid: str, start: datetime, participants: int) -> list[dict[str, Any]]:
+def meeting_burst(
+    meeting_id: str, uuid: str, start: datetime, participants: int
+) -> list[dict[str, Any]]:
     """A meeting's life: started, people join and leave, ended, recording completed."""
     ms = int(start.timestamp() * 1000)
     events = [zoom_event("meeting.started", meeting_object(meeting_id, uuid), ms)]
@@ -116,11 +147,25 @@ def meeting_burst(meeting_id: str, uuid: str, start: datetime, participants: int
         obj = meeting_object(meeting_id, uuid, participant=participant(n, joined, guest=n % 5 == 4))
         events.append(zoom_event("meeting.participant_joined", obj, ms + 30_000 * n))
         left = joined + timedelta(minutes=50)
-        obj = meeting_object(meeting_id, uuid, participant=participant(n, joined, guest=n % 5 == 4, left=left))
+        obj = meeting_object(
+            meeting_id, uuid, participant=participant(n, joined, guest=n % 5 == 4, left=left)
+        )
         events.append(zoom_event("meeting.participant_left", obj, ms + 3_000_000 + n))
     end = start + timedelta(minutes=61)
-    events.append(zoom_event("meeting.ended", meeting_object(meeting_id, uuid, end_time=iso(end)), int(end.timestamp() * 1000)))
+    events.append(
+        zoom_event(
+            "meeting.ended",
+            meeting_object(meeting_id, uuid, end_time=iso(end)),
+            int(end.timestamp() * 1000),
+        )
+    )
     rec = recording_object(int(meeting_id), uuid, start)
-    events.append(zoom_event("recording.completed", rec, int(end.timestamp() * 1000) + 600_000,
-                             download_token="eyJhbGciOiJIUzUxMiJ9.demo.token"))
+    events.append(
+        zoom_event(
+            "recording.completed",
+            rec,
+            int(end.timestamp() * 1000) + 600_000,
+            download_token="eyJhbGciOiJIUzUxMiJ9.demo.token",
+        )
+    )
     return events

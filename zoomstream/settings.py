@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     kafka_partitions: int = 8
     kafka_replication_factor: int = 1
     raw_retention_ms: int = Field(
-        default=14 * 24 * 60 * 60 * 1000, description="Retention of the raw topics: the replay horizon."
+        default=14 * 24 * 60 * 60 * 1000,
+        description="Retention of the raw topics: the replay horizon.",
     )
     worker_batch_size: int = 500
     worker_batch_seconds: float = 0.5

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from zoomstream.settings import Settings
 
@@ -36,7 +37,10 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     existing = admin.list_topics(timeout=timeout).topics
     for spec in topic_specs(settings):
-        if spec.name in existing and len(existing[spec.name].partitions) != settings.kafka_partitions:
+        if (
+            spec.name in existing
+            and len(existing[spec.name].partitions) != settings.kafka_partitions
+        ):
             # The dedup table's changelog is co-partitioned with the raw topic: a mismatch would
             # file entries under the wrong partition.
             raise TopicMismatch(
@@ -48,7 +52,12 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         return []
     futures = admin.create_topics(
         [
-            NewTopic(s.name, settings.kafka_partitions, settings.kafka_replication_factor, config=s.config)
+            NewTopic(
+                s.name,
+                settings.kafka_partitions,
+                settings.kafka_replication_factor,
+                config=s.config,
+            )
             for s in wanted
         ],
         request_timeout=timeout,

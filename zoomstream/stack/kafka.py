@@ -13,7 +13,14 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from zoomstream.stack.processes import StackError, apt_install, pid_alive, port_open, stop_pid, wait_until
+from zoomstream.stack.processes import (
+    StackError,
+    apt_install,
+    pid_alive,
+    port_open,
+    stop_pid,
+    wait_until,
+)
 
 HEAP = "-Xms256m -Xmx768m"
 
@@ -43,8 +50,16 @@ def fetch_jars(cache: Path) -> Path:
     jars.mkdir(parents=True, exist_ok=True)
     with resources.as_file(resources.files("zoomstream.stack").joinpath("kafka-pom.xml")) as pom:
         result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-             f"-DoutputDirectory={jars}", "-DincludeScope=runtime"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={jars}",
+                "-DincludeScope=runtime",
+            ],
             capture_output=True,
             text=True,
         )
@@ -106,9 +121,14 @@ class KafkaBroker:
     def _java(self, jars: Path, *args: str) -> list[str]:
         log_config = resources.files("zoomstream.stack").joinpath("log4j2.properties")
         return [
-            "java", *HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            *HEAP.split(),
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log_config}",
-            "-cp", f"{jars}/*", *args,
+            "-cp",
+            f"{jars}/*",
+            *args,
         ]
 
     def up(self, timeout: float = 90.0) -> str:
@@ -125,16 +145,22 @@ class KafkaBroker:
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
-                self._java(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                           "-c", str(config)),
-                capture_output=True, text=True,
+                self._java(
+                    jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+                ),
+                capture_output=True,
+                text=True,
             )
             if result.returncode != 0:
-                raise StackError(f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}")
+                raise StackError(
+                    f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}"
+                )
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
                 self._java(jars, "kafka.Kafka", str(config)),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))

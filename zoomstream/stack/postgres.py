@@ -72,8 +72,14 @@ class LocalPostgres:
         if not (self.data / "PG_VERSION").exists():
             self._make_data_dir()
             result = self._run(
-                str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
             )
             if result.returncode != 0:
                 raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
@@ -87,8 +93,17 @@ class LocalPostgres:
                 "-c fsync=on -c max_connections=200 -c shared_buffers=256MB"
             )
             result = self._run(
-                str(bin_dir / "pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log_file),
-                "-o", options, "-w", "-t", str(int(timeout)),
+                str(bin_dir / "pg_ctl"),
+                "start",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
             )
             if result.returncode != 0:
                 raise StackError(f"PostgreSQL did not start:\n{result.stderr}; see {self.log_file}")
