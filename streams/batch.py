@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope
 from sinks import WebhookLogRow
-from streams.dedup import first_deliveries
+from streams.dedup import SeenLookup, first_deliveries
 from streams.webhook_log import Delivery, decode, to_log_row
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def dead_letter(delivery: Delivery, error: str, trace: str, now: datetime) -> De
 async def process_batch(
     deliveries: Sequence[Delivery],
     *,
-    seen: Mapping[str, float],
+    seen: SeenLookup,
     window_seconds: float,
     now: datetime,
     write_rows: WriteRows,

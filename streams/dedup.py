@@ -9,15 +9,21 @@ result exact.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class SeenLookup(Protocol):
+    """Where first receive times are looked up: a dict, or the Faust table's adapter."""
+
+    def get(self, key: str, default: float | None = None, /) -> float | None: ...
 
 
 def first_deliveries(
     items: Iterable[T],
     delivery: Callable[[T], tuple[str, float]],
-    seen: Mapping[str, float],
+    seen: SeenLookup,
     window_seconds: float,
 ) -> list[T]:
     """The items whose delivery id was not seen within the window before them, in order.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from schemas import DeadLetter
 from sinks import Database, WebhookLogRow, webhook_log, write_batch
 from streams.batch import process_batch, utc_now
 from streams.dedup import expired
+from streams.gaps import find_gaps
+from streams.reread import PartitionReader
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW
@@ -35,7 +38,7 @@ class SeenTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def get(self, key: str, default: float | None = None) -> float | None:
+    def get(self, key: str, default: float | None = None, /) -> float | None:
         value = self._table.data.get(key)
         return default if value is None else float(value[0])
 
@@ -82,6 +85,35 @@ def create_worker(settings: Settings) -> faust.App:
         )
     )
     last_prune = time.monotonic()
+    reader = PartitionReader(settings.kafka_bootstrap_servers, app.conf.id)
+    expected: dict[int, int] = {}
+
+    @app.on_partitions_revoked.connect
+    def forget_expected_offsets(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """After a rebalance Faust resumes from committed offsets: look them up again."""
+        revoked = args[0] if args else kwargs.get("revoked", ())
+        for tp in revoked:
+            expected.pop(tp.partition, None)
+
+    async def with_gaps_filled(deliveries: list[Delivery]) -> list[Delivery]:
+        """The batch with any messages the consumer skipped read again and put in front."""
+        raw_name = settings.topic(ZOOM_RAW)
+        for partition in {d.partition for d in deliveries} - expected.keys():
+            expected[partition] = await asyncio.to_thread(reader.start_offset, raw_name, partition)
+        gaps = find_gaps(expected, [(d.partition, d.offset) for d in deliveries])
+        repaired: list[Delivery] = []
+        for gap in gaps:
+            log.warning(
+                "consumer skipped %s[%d] offsets %d..%d; reading them again",
+                raw_name,
+                gap.partition,
+                gap.start,
+                gap.end - 1,
+            )
+            repaired += await asyncio.to_thread(
+                reader.read, raw_name, gap.partition, gap.start, gap.end
+            )
+        return repaired + deliveries
 
     async def write_rows(rows: Sequence[WebhookLogRow]) -> Sequence[WebhookLogRow]:
         return await write_batch(db, webhook_log.write, rows)
@@ -109,8 +141,8 @@ def create_worker(settings: Settings) -> faust.App:
                 for e in events
             ]
             outcome = await process_batch(
-                deliveries,
-                seen=seen,  # type: ignore[arg-type]
+                await with_gaps_filled(deliveries),
+                seen=seen,
                 window_seconds=settings.dedup_window_seconds,
                 now=utc_now(),
                 write_rows=write_rows,

@@ -1,0 +1,181 @@
+"""Integration fixtures: the real local Kafka and PostgreSQL, and zoomstream's own processes.
+
+The fixtures start the local stack themselves (idempotent, seconds when it already runs), so an
+integration test never skips for want of a service. Each test gets its own database and its own
+topic prefix, hence its own topics and consumer groups.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from tests.conftest import SECRET
+from zoomstream.migrate import migrate
+from zoomstream.settings import LOCAL_DATABASE_URL
+from zoomstream.stack import KafkaBroker, LocalPostgres
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / ".stack"
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+BASE_DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_stack() -> None:
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        KafkaBroker(home=STACK / "kafka", cache=STACK / "cache").up()
+    if "DATABASE_URL" not in os.environ:
+        LocalPostgres(home=STACK / "postgres").up()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A fresh database with every migration applied, dropped afterwards."""
+    name = f"zs_test_{uuid.uuid4().hex[:12]}"
+    admin = with_database(BASE_DATABASE_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(BASE_DATABASE_URL, name)
+    migrate(url, platform=True)
+    yield url
+    if os.environ.get("KEEP_DB"):
+        return
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@dataclass
+class Pipeline:
+    """zoomstream's processes for one test, with the environment they share."""
+
+    env: dict[str, str]
+    logs: Path
+    port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zoomstream", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.processes[name] = process
+        return process
+
+    def start_ingest(self) -> None:
+        self.start("ingest", "ingest", "--host", "127.0.0.1", "--port", str(self.port))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError(f"ingest did not start; log:\n{self.log('ingest')}")
+
+    def start_worker(self) -> None:
+        self.start("worker", "worker", "--loglevel", "info")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=60)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-6000:]
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def pipeline(database_url: str, topic_prefix: str, tmp_path: Path) -> Iterator[Pipeline]:
+    env = {
+        **os.environ,
+        "ZOOM_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "TOPIC_PREFIX": topic_prefix,
+        "WORKER_DATADIR": str(tmp_path / "faust"),
+        "WORKER_BATCH_SECONDS": "0.2",
+    }
+    running = Pipeline(env=env, logs=tmp_path)
+    yield running
+    running.stop_all()
+
+
+def count_rows(database_url: str, sql: str = "SELECT count(*) FROM zoom_webhook_logs") -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def wait_for_rows(database_url: str, expected: int, timeout: float = 120.0) -> int:
+    """Poll until `expected` rows exist (or time runs out); then return the count."""
+    deadline = time.monotonic() + timeout
+    count = count_rows(database_url)
+    while count < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        count = count_rows(database_url)
+    return count
+
+
+def messages_in_topic(topic: str, bootstrap: str = BOOTSTRAP) -> int:
+    """How many messages a topic holds (0 when it does not exist)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+        total = 0
+        for partition in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
