@@ -145,6 +145,17 @@ def demo(
 
 
 @app.command()
+def schemas(
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schemas.")] = Path("docs/schemas"),
+) -> None:
+    """Write the JSON Schema of every topic value, generated from schemas/."""
+    from zoomstream.schema_docs import write
+
+    for path in write(out):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
 def up() -> None:
     """Everything at once: stack, migrations, ingest and a worker, then the demo; Ctrl-C stops."""
     from zoomstream.run import run_pipeline

@@ -1,0 +1,36 @@
+"""The JSON Schemas of every topic value, generated from the pydantic models into docs/schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas import DeadLetter, RawWebhookEnvelope
+
+TOPIC_MODELS: dict[str, type[BaseModel]] = {
+    "zoom.webhooks.raw": RawWebhookEnvelope,
+    "zoom.webhooks.dead-letter": DeadLetter,
+}
+
+
+def render() -> dict[str, str]:
+    """File name → JSON text, one schema per topic."""
+    files = {}
+    for topic, model in TOPIC_MODELS.items():
+        schema = model.model_json_schema(mode="serialization")
+        schema["$id"] = f"zoomstream:topic:{topic}"
+        schema["description"] = (schema.get("description") or "").strip()
+        files[f"{topic}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def write(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render().items():
+        path = folder / name
+        path.write_text(text)
+        written.append(path)
+    return written
