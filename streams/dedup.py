@@ -17,7 +17,7 @@ T = TypeVar("T")
 class SeenLookup(Protocol):
     """Where first receive times are looked up: a dict, or the Faust table's adapter."""
 
-    def get(self, key: str, default: float | None = None, /) -> float | None: ...
+    def get(self, key: str, /) -> float | None: ...
 
 
 def first_deliveries(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from streams.gaps import Gap, find_gaps
 from streams.webhook_log import Delivery
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,17 @@ class PartitionReader:
         finally:
             consumer.close()
 
+    def end_offset(self, topic: str, partition: int) -> int:
+        """The partition's high watermark: the offset the next message will get."""
+        consumer = self._consumer(self._group_id)
+        try:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=10, cached=False
+            )
+            return int(high)
+        finally:
+            consumer.close()
+
     def read(
         self, topic: str, partition: int, start: int, end: int, timeout: float = 60.0
     ) -> list[Delivery]:
@@ -76,3 +90,65 @@ class PartitionReader:
         finally:
             consumer.close()
         return found
+
+
+class GapRepair:
+    """Finds the offsets of `topic` that the Faust consumer skipped and reads them again.
+
+    `fill` checks each batch against the next expected offset per partition; `sweep`, called
+    when the agent has been idle, compares that expectation with the partition's end, because a
+    skipped run at the end of a partition shows no later offset to give it away.
+    """
+
+    def __init__(self, reader: PartitionReader, topic: str) -> None:
+        self._reader = reader
+        self._topic = topic
+        self._expected: dict[int, int] = {}
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """After a rebalance the consumer resumes from committed offsets: look them up again."""
+        for partition in partitions:
+            self._expected.pop(partition, None)
+
+    async def _know(self, partitions: Iterable[int]) -> None:
+        for partition in set(partitions) - self._expected.keys():
+            self._expected[partition] = await asyncio.to_thread(
+                self._reader.start_offset, self._topic, partition
+            )
+
+    async def _read(self, gap: Gap) -> list[Delivery]:
+        log.warning(
+            "consumer skipped %s[%d] offsets %d..%d; reading them again",
+            self._topic,
+            gap.partition,
+            gap.start,
+            gap.end - 1,
+        )
+        return await asyncio.to_thread(
+            self._reader.read, self._topic, gap.partition, gap.start, gap.end
+        )
+
+    async def fill(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Gap]]:
+        """The batch with any skipped messages before it read again and put in front."""
+        await self._know(d.partition for d in deliveries)
+        gaps = find_gaps(self._expected, [(d.partition, d.offset) for d in deliveries])
+        repaired: list[Delivery] = []
+        for gap in gaps:
+            repaired += await self._read(gap)
+        return repaired + deliveries, gaps
+
+    async def sweep(self, partitions: Iterable[int]) -> tuple[list[Delivery], list[Gap]]:
+        """Messages between the expected offset and the end of each partition, read directly."""
+        partitions = list(partitions)
+        await self._know(partitions)
+        repaired: list[Delivery] = []
+        gaps: list[Gap] = []
+        for partition in partitions:
+            end = await asyncio.to_thread(self._reader.end_offset, self._topic, partition)
+            gap = Gap(partition, self._expected[partition], end)
+            if gap.end > gap.start:
+                found = await self._read(gap)
+                find_gaps(self._expected, [(d.partition, d.offset) for d in found])
+                repaired += found
+                gaps.append(gap)
+        return repaired, gaps

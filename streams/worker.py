@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from schemas import DeadLetter
 from sinks import Database, WebhookLogRow, webhook_log, write_batch
 from streams.batch import process_batch, utc_now
 from streams.dedup import expired
-from streams.gaps import find_gaps
-from streams.reread import PartitionReader
+from streams.gaps import Gap
+from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW
@@ -23,6 +24,7 @@ from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 60.0
+GAP_SWEEP_SECONDS = 5.0
 
 
 class SeenTable:
@@ -38,9 +40,9 @@ class SeenTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def get(self, key: str, default: float | None = None, /) -> float | None:
+    def get(self, key: str, /) -> float | None:
         value = self._table.data.get(key)
-        return default if value is None else float(value[0])
+        return None if value is None else float(value[0])
 
     def mark(self, key: str, received_at: float, partition: int) -> None:
         value = [received_at, partition]
@@ -74,46 +76,20 @@ def create_worker(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
     )
     db = Database(settings.database_url)
-    raw_topic = app.topic(settings.topic(ZOOM_RAW), key_serializer="raw", value_serializer="raw")
+    raw_name = settings.topic(ZOOM_RAW)
+    raw_topic = app.topic(raw_name, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(
         settings.topic(ZOOM_DEAD_LETTERS), key_serializer="raw", value_serializer="raw"
     )
-    seen = SeenTable(
-        app.Table(
-            "delivery-seen",
-            partitions=settings.kafka_partitions,
-        )
-    )
-    last_prune = time.monotonic()
-    reader = PartitionReader(settings.kafka_bootstrap_servers, app.conf.id)
-    expected: dict[int, int] = {}
+    seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
+    repair = GapRepair(PartitionReader(settings.kafka_bootstrap_servers, app.conf.id), raw_name)
+    processing = asyncio.Lock()  # the agent and the idle sweep never handle batches at once
+    clock = {"last_batch": time.monotonic(), "last_prune": time.monotonic()}
 
     @app.on_partitions_revoked.connect
     def forget_expected_offsets(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """After a rebalance Faust resumes from committed offsets: look them up again."""
         revoked = args[0] if args else kwargs.get("revoked", ())
-        for tp in revoked:
-            expected.pop(tp.partition, None)
-
-    async def with_gaps_filled(deliveries: list[Delivery]) -> list[Delivery]:
-        """The batch with any messages the consumer skipped read again and put in front."""
-        raw_name = settings.topic(ZOOM_RAW)
-        for partition in {d.partition for d in deliveries} - expected.keys():
-            expected[partition] = await asyncio.to_thread(reader.start_offset, raw_name, partition)
-        gaps = find_gaps(expected, [(d.partition, d.offset) for d in deliveries])
-        repaired: list[Delivery] = []
-        for gap in gaps:
-            log.warning(
-                "consumer skipped %s[%d] offsets %d..%d; reading them again",
-                raw_name,
-                gap.partition,
-                gap.start,
-                gap.end - 1,
-            )
-            repaired += await asyncio.to_thread(
-                reader.read, raw_name, gap.partition, gap.start, gap.end
-            )
-        return repaired + deliveries
+        repair.forget(tp.partition for tp in revoked)
 
     async def write_rows(rows: Sequence[WebhookLogRow]) -> Sequence[WebhookLogRow]:
         return await write_batch(db, webhook_log.write, rows)
@@ -129,9 +105,29 @@ def create_worker(settings: Settings) -> faust.App:
             letter.error,
         )
 
+    async def handle(deliveries: list[Delivery]) -> None:
+        outcome = await process_batch(
+            deliveries,
+            seen=seen,
+            window_seconds=settings.dedup_window_seconds,
+            now=utc_now(),
+            write_rows=write_rows,
+            send_dead_letter=send_dead_letter,
+            mark_seen=seen.mark,
+        )
+        clock["last_batch"] = time.monotonic()
+        log.info(
+            "batch: %d written, %d duplicates, %d dead-lettered",
+            outcome.written,
+            outcome.duplicates,
+            len(outcome.dead_letters),
+        )
+        if clock["last_batch"] - clock["last_prune"] > PRUNE_EVERY_SECONDS:
+            clock["last_prune"] = clock["last_batch"]
+            seen.prune(time.time(), settings.dedup_window_seconds)
+
     @app.agent(raw_topic, name="webhook-log")
     async def webhook_log_agent(stream: Any) -> None:
-        nonlocal last_prune
         batches = stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
@@ -140,23 +136,33 @@ def create_worker(settings: Settings) -> faust.App:
                 Delivery(e.message.topic, e.message.partition, e.message.offset, e.value)
                 for e in events
             ]
-            outcome = await process_batch(
-                await with_gaps_filled(deliveries),
-                seen=seen,
-                window_seconds=settings.dedup_window_seconds,
-                now=utc_now(),
-                write_rows=write_rows,
-                send_dead_letter=send_dead_letter,
-                mark_seen=seen.mark,
+            async with processing:
+                filled, gaps = await repair.fill(deliveries)
+                await handle(filled)
+                await release(gaps)
+
+    @app.timer(interval=GAP_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
+    async def sweep_skipped_offsets() -> None:
+        """When the agent has been idle, read what the consumer left behind on its partitions."""
+        if app.in_recovery or time.monotonic() - clock["last_batch"] < GAP_SWEEP_SECONDS:
+            return
+        assigned = [tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name]
+        async with processing:
+            found, gaps = await repair.sweep(assigned)
+            if found:
+                await handle(found)
+            await release(gaps)
+
+    async def release(gaps: list[Gap]) -> None:
+        """Tell the consumer that repaired offsets are done, so its commits can pass them.
+
+        Faust never acks what it skipped and stops committing at such a hole; its own gap
+        bookkeeping (`_add_gap`, used for transaction markers) is how offsets that need no ack
+        are declared. Without this the offsets would only be re-read, harmlessly, on restart.
+        """
+        for gap in gaps:
+            await app.consumer._add_gap(  # type: ignore[attr-defined]
+                TP(raw_name, gap.partition), gap.start, gap.end - 1
             )
-            log.info(
-                "batch: %d written, %d duplicates, %d dead-lettered",
-                outcome.written,
-                outcome.duplicates,
-                len(outcome.dead_letters),
-            )
-            if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
-                last_prune = time.monotonic()
-                seen.prune(time.time(), settings.dedup_window_seconds)
 
     return app

@@ -14,7 +14,7 @@ SECRET = "test-zoom-secret"
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(zoom_webhook_secret=SECRET, topic_prefix="unit.", _env_file=None)  # type: ignore[call-arg]
+    return Settings(zoom_webhook_secret=SECRET, topic_prefix="unit.", _env_file=None)
 
 
 def signed(

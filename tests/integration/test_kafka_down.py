@@ -13,8 +13,15 @@ from zoomstream.samples import meeting_object, zoom_event
 from zoomstream.stack import KafkaBroker
 
 
-def test_kafka_stopped_means_503_never_200(pipeline: Pipeline, topic_prefix: str, tmp_path: Path) -> None:
-    broker = KafkaBroker(home=tmp_path / "kafka", cache=STACK / "cache", port=free_port(), controller_port=free_port())
+def test_kafka_stopped_means_503_never_200(
+    pipeline: Pipeline, topic_prefix: str, tmp_path: Path
+) -> None:
+    broker = KafkaBroker(
+        home=tmp_path / "kafka",
+        cache=STACK / "cache",
+        port=free_port(),
+        controller_port=free_port(),
+    )
     broker.up()
     try:
         pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
@@ -27,9 +34,13 @@ def test_kafka_stopped_means_503_never_200(pipeline: Pipeline, topic_prefix: str
             broker.down()
             answers = []
             for n in range(5):
-                body, headers = signed(zoom_event("meeting.participant_joined", meeting_object("1", topic=f"t{n}")))
+                body, headers = signed(
+                    zoom_event("meeting.participant_joined", meeting_object("1", topic=f"t{n}"))
+                )
                 started = time.monotonic()
-                answers.append(client.post("/webhooks/zoom", content=body, headers=headers).status_code)
+                answers.append(
+                    client.post("/webhooks/zoom", content=body, headers=headers).status_code
+                )
                 assert time.monotonic() - started < 3.0, "Zoom waits 3 s at most"
             assert answers == [503] * 5
             ready = client.get("/readyz")

@@ -17,7 +17,13 @@ from zoomstream.topics import ZOOM_RAW, ensure_topics
 def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, bytes]]:
     if isinstance(publisher, InMemoryPublisher):
         return [(key, value) for name, key, value in publisher.messages if name == topic]
-    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     found: list[tuple[bytes | None, bytes]] = []
     try:
@@ -34,7 +40,9 @@ def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, byte
 
 @pytest.fixture(params=["memory", "kafka"])
 async def publisher(request: pytest.FixtureRequest) -> AsyncIterator[Publisher]:
-    chosen: Publisher = InMemoryPublisher() if request.param == "memory" else KafkaPublisher(BOOTSTRAP, 2.0)
+    chosen: Publisher = (
+        InMemoryPublisher() if request.param == "memory" else KafkaPublisher(BOOTSTRAP, 2.0)
+    )
     await chosen.start()
     yield chosen
     await chosen.close()
@@ -53,7 +61,9 @@ async def unavailable(request: pytest.FixtureRequest) -> AsyncIterator[Publisher
 
 
 async def test_published_messages_can_be_read_back_in_order(publisher: Publisher) -> None:
-    settings = Settings(topic_prefix=f"c{uuid.uuid4().hex[:8]}.", kafka_partitions=1, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        topic_prefix=f"c{uuid.uuid4().hex[:8]}.", kafka_partitions=1, _env_file=None
+    )
     ensure_topics(settings)
     topic = settings.topic(ZOOM_RAW)
     await publisher.publish(topic, b"meeting-1", b"first")

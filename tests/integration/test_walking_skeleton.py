@@ -16,8 +16,6 @@ from tests.conftest import signed
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic, wait_for_rows
 from zoomstream.samples import dumps, meeting_burst
 
-pytestmark = []
-
 
 def distinct_bodies(count: int, seed: int) -> list[bytes]:
     """`count` distinct realistic webhook bodies across several meetings."""
@@ -68,7 +66,7 @@ def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
     time.sleep(3)  # nothing more arrives late
     with psycopg.connect(database_url) as conn:
         ids = {row[0] for row in conn.execute("SELECT webhook_id FROM zoom_webhook_logs")}
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 "SELECT processing_status, count(*) FROM zoom_webhook_logs GROUP BY 1"
             ).fetchall()
