@@ -91,3 +91,27 @@ async def _with_reconnects(db: Database, write: WriteFn[Row], rows: Sequence[Row
         with attempt:
             async with db.transaction() as conn:
                 await write(conn, rows)
+
+
+T = TypeVar("T")
+
+
+async def in_transaction(db: Database, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction, again from the start while PostgreSQL is unreachable.
+
+    The retries have capped backoff and no limit: an outage delays the stream, it never drops
+    anything. Any other error propagates.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((psycopg.OperationalError, psycopg_pool.PoolTimeout)),
+        wait=wait_exponential(multiplier=0.2, max=30),
+        before_sleep=lambda state: log.warning(
+            "PostgreSQL unavailable (%s), retrying", state.outcome and state.outcome.exception()
+        ),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            async with db.transaction() as conn:
+                return await work(conn)
+    raise AssertionError("unreachable: tenacity reraises")
