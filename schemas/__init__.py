@@ -2,6 +2,8 @@
 
 from schemas.dead_letter import DeadLetter
 from schemas.envelope import RawWebhookEnvelope
+from schemas.recording import RecordingFileState, RecordingState
+from schemas.retry import RetryRequest
 from schemas.zoom import (
     MEETING_EVENTS,
     RECORDING_EVENTS,
@@ -26,7 +28,10 @@ __all__ = [
     "Participant",
     "RawWebhookEnvelope",
     "RecordingFile",
+    "RecordingFileState",
     "RecordingObject",
+    "RecordingState",
+    "RetryRequest",
     "ZoomEvent",
     "event_time",
     "parse_zoom_event",

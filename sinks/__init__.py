@@ -1,7 +1,14 @@
-"""PostgreSQL writers: pure row mapping, one idempotent statement, one transaction per batch."""
+"""PostgreSQL writers: pure row mapping, idempotent statements, one transaction per batch."""
 
-from sinks import webhook_log
-from sinks.postgres import Database, database_reachable, write_batch
+from sinks import recordings, webhook_log
+from sinks.postgres import Database, database_reachable, in_transaction
 from sinks.webhook_log import WebhookLogRow
 
-__all__ = ["Database", "WebhookLogRow", "database_reachable", "webhook_log", "write_batch"]
+__all__ = [
+    "Database",
+    "WebhookLogRow",
+    "database_reachable",
+    "in_transaction",
+    "recordings",
+    "webhook_log",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import psycopg
@@ -49,49 +49,6 @@ async def database_reachable(url: str) -> bool:
 
 
 log = logging.getLogger(__name__)
-
-Row = TypeVar("Row")
-WriteFn = Callable[[AsyncConnection, Sequence[Row]], Awaitable[None]]
-
-
-async def write_batch(db: Database, write: WriteFn[Row], rows: Sequence[Row]) -> list[Row]:
-    """Write `rows` in one transaction; return the rows PostgreSQL refused (poison).
-
-    While the database is unreachable this retries with backoff (capped at 30 s) for as long as
-    it takes: an outage delays the stream, it never drops a row. When the batch fails for a
-    reason in the data, each row is tried in its own transaction and the refused ones returned.
-    """
-    if not rows:
-        return []
-    try:
-        await _with_reconnects(db, write, rows)
-        return []
-    except psycopg.Error as exc:
-        log.warning("batch of %d rows refused (%s); writing row by row", len(rows), exc)
-    refused: list[Row] = []
-    for row in rows:
-        try:
-            await _with_reconnects(db, write, [row])
-        except psycopg.Error as exc:
-            log.error("row refused by PostgreSQL: %s", exc)
-            refused.append(row)
-    return refused
-
-
-async def _with_reconnects(db: Database, write: WriteFn[Row], rows: Sequence[Row]) -> None:
-    retrying = AsyncRetrying(
-        retry=retry_if_exception_type((psycopg.OperationalError, psycopg_pool.PoolTimeout)),
-        wait=wait_exponential(multiplier=0.2, max=30),
-        before_sleep=lambda state: log.warning(
-            "PostgreSQL unavailable (%s), retrying", state.outcome and state.outcome.exception()
-        ),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            async with db.transaction() as conn:
-                await write(conn, rows)
-
 
 T = TypeVar("T")
 

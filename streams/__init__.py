@@ -1,17 +1,27 @@
 """Faust workers. Business rules are pure functions; agents only wire topics and tables to them."""
 
-from streams.batch import BatchOutcome, process_batch
+from streams.apply import MAX_ATTEMPTS, Item, ItemResult, apply_items, log_row
+from streams.batch import BatchOutcome, Ports, process_batch, process_retry
 from streams.dedup import expired, first_deliveries
-from streams.webhook_log import Delivery, skip_reason, to_log_row
+from streams.recordings import recording_status, to_recording, transcript_files
+from streams.webhook_log import Delivery
 from streams.worker import create_worker
 
 __all__ = [
+    "MAX_ATTEMPTS",
     "BatchOutcome",
     "Delivery",
+    "Item",
+    "ItemResult",
+    "Ports",
+    "apply_items",
     "create_worker",
     "expired",
     "first_deliveries",
+    "log_row",
     "process_batch",
-    "skip_reason",
-    "to_log_row",
+    "process_retry",
+    "recording_status",
+    "to_recording",
+    "transcript_files",
 ]

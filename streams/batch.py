@@ -1,40 +1,43 @@
-"""One batch of raw deliveries through decode → dedup → rows → one transaction → mark seen.
+"""One batch of raw deliveries: decode → dedup → parse → apply in one transaction → settle.
 
-The steps are pure; the effects come in as ports, so this runs the same under the Faust agent and
-under a unit test with dicts and lists.
+The steps are pure; the effects come in as ports, so this runs the same under the Faust agents
+and under a unit test with dicts and lists.
 """
 
 from __future__ import annotations
 
-import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope
-from sinks import WebhookLogRow
+from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
+from schemas.retry import RetryRequest
+from streams.apply import Failure, Item, ItemResult
 from streams.dedup import SeenLookup, first_deliveries
-from streams.webhook_log import Delivery, decode, to_log_row
+from streams.webhook_log import Delivery, decode
 
-log = logging.getLogger(__name__)
-
-WriteRows = Callable[[Sequence[WebhookLogRow]], Awaitable[Sequence[WebhookLogRow]]]
-"""Writes rows in one transaction; returns the rows it could not write (poison), already retried."""
+Apply = Callable[[Sequence[Item]], Awaitable[list[ItemResult]]]
+"""Applies items in one transaction (retrying while PostgreSQL is unreachable), publishes what
+changed after the commit, and returns each item's result."""
 SendDeadLetter = Callable[[DeadLetter], Awaitable[None]]
+ScheduleRetry = Callable[[RetryRequest], Awaitable[None]]
 MarkSeen = Callable[[str, float, int], None]
 
 
 @dataclass
 class BatchOutcome:
-    written: int = 0
+    applied: int = 0
     duplicates: int = 0
+    retries: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-def dead_letter(delivery: Delivery, error: str, trace: str, now: datetime) -> DeadLetter:
+def dead_letter(
+    delivery: Delivery, error: str, trace: str, now: datetime, attempts: int = 1
+) -> DeadLetter:
     return DeadLetter(
         source_topic=delivery.topic,
         partition=delivery.partition,
@@ -42,8 +45,56 @@ def dead_letter(delivery: Delivery, error: str, trace: str, now: datetime) -> De
         value=delivery.value,
         error=error[:1000],
         traceback=trace[-5000:],
+        attempts=attempts,
         failed_at=now,
     )
+
+
+def retry_request(
+    item: Item, failure: Failure, now: datetime, backoff: Sequence[float]
+) -> RetryRequest:
+    delay = backoff[min(item.attempt, len(backoff)) - 1]
+    return RetryRequest(
+        attempt=item.attempt + 1,
+        not_before=now + timedelta(seconds=delay),
+        source_topic=item.delivery.topic,
+        partition=item.delivery.partition,
+        offset=item.delivery.offset,
+        envelope=item.delivery.value,
+        last_error=failure.error[:1000],
+    )
+
+
+@dataclass(frozen=True)
+class Ports:
+    apply: Apply
+    send_dead_letter: SendDeadLetter
+    schedule_retry: ScheduleRetry
+    backoff: Sequence[float] = (5.0, 30.0)
+
+
+async def settle(
+    results: Sequence[ItemResult], now: datetime, ports: Ports, outcome: BatchOutcome
+) -> None:
+    """Failed items are retried later, or dead-lettered after the last attempt."""
+    for result in results:
+        if result.failure is None:
+            outcome.applied += 1
+        elif not result.failure.is_final(result.item.attempt) and result.logged:
+            await ports.schedule_retry(
+                retry_request(result.item, result.failure, now, ports.backoff)
+            )
+            outcome.retries += 1
+        else:
+            letter = dead_letter(
+                result.item.delivery,
+                result.failure.error,
+                result.failure.traceback,
+                now,
+                result.item.attempt,
+            )
+            outcome.dead_letters.append(letter)
+            await ports.send_dead_letter(letter)
 
 
 async def process_batch(
@@ -52,15 +103,11 @@ async def process_batch(
     seen: SeenLookup,
     window_seconds: float,
     now: datetime,
-    write_rows: WriteRows,
-    send_dead_letter: SendDeadLetter,
+    ports: Ports,
     mark_seen: MarkSeen,
 ) -> BatchOutcome:
-    """Process one batch. Returns only when every delivery is either written or dead-lettered.
-
-    Deliveries are marked seen only after their rows are committed: a crash before that makes
-    them come again, and the unique key turns the second insert into a no-op.
-    """
+    """Process one batch. Returns only when every delivery is applied, scheduled for another
+    attempt or dead-lettered; only then are they marked seen (and, by the caller, acked)."""
     outcome = BatchOutcome()
     decoded: list[tuple[Delivery, RawWebhookEnvelope]] = []
     for delivery in deliveries:
@@ -68,7 +115,9 @@ async def process_batch(
             decoded.append((delivery, decode(delivery)))
         except ValidationError as exc:
             error = f"not a raw webhook envelope: {exc.errors()[0]['msg']}"
-            outcome.dead_letters.append(dead_letter(delivery, error, traceback.format_exc(), now))
+            letter = dead_letter(delivery, error, traceback.format_exc(), now)
+            outcome.dead_letters.append(letter)
+            await ports.send_dead_letter(letter)
 
     fresh = first_deliveries(
         decoded,
@@ -77,32 +126,31 @@ async def process_batch(
         window_seconds,
     )
     outcome.duplicates = len(decoded) - len(fresh)
-
-    rows: list[WebhookLogRow] = []
-    source: dict[str, Delivery] = {}
+    items: list[Item] = []
     for delivery, envelope in fresh:
         try:
-            rows.append(to_log_row(envelope, processed_at=now))
-            source[envelope.webhook_id] = delivery
-        except (InvalidZoomEvent, UnicodeDecodeError, ValueError) as exc:
-            trace = traceback.format_exc()
-            outcome.dead_letters.append(
-                dead_letter(delivery, f"{type(exc).__name__}: {exc}", trace, now)
-            )
+            items.append(Item(delivery, envelope, parse_zoom_event(envelope.body)))
+        except InvalidZoomEvent as exc:
+            letter = dead_letter(delivery, f"InvalidZoomEvent: {exc}", traceback.format_exc(), now)
+            outcome.dead_letters.append(letter)
+            await ports.send_dead_letter(letter)
 
-    rejected = await write_rows(rows)
-    rejected_ids = {row.webhook_id for row in rejected}
-    for row in rejected:
-        error = "PostgreSQL refused the row (see worker log)"
-        outcome.dead_letters.append(dead_letter(source[row.webhook_id], error, "", now))
-    outcome.written = len(rows) - len(rejected)
+    await settle(await ports.apply(items), now, ports, outcome)
+    for item in items:
+        mark_seen(
+            item.envelope.webhook_id, item.envelope.received_at.timestamp(), item.delivery.partition
+        )
+    return outcome
 
-    for letter in outcome.dead_letters:
-        await send_dead_letter(letter)
-    for row in rows:
-        if row.webhook_id not in rejected_ids:
-            delivery = source[row.webhook_id]
-            mark_seen(row.webhook_id, row.received_at.timestamp(), delivery.partition)
+
+async def process_retry(
+    request: RetryRequest, delivery: Delivery, now: datetime, ports: Ports
+) -> BatchOutcome:
+    """Another attempt at one webhook. The dedup window is not consulted: the delivery was seen."""
+    outcome = BatchOutcome()
+    envelope = RawWebhookEnvelope.model_validate_json(request.envelope)
+    item = Item(delivery, envelope, parse_zoom_event(envelope.body), attempt=request.attempt)
+    await settle(await ports.apply([item]), now, ports, outcome)
     return outcome
 
 

@@ -12,14 +12,16 @@ import faust
 from faust.types import TP
 
 from schemas import DeadLetter
-from sinks import Database, WebhookLogRow, webhook_log, write_batch
-from streams.batch import process_batch, utc_now
+from schemas.retry import RetryRequest
+from sinks import Database, in_transaction
+from streams.apply import Item, ItemResult, apply_items
+from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.dedup import expired
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW
+from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RECORDINGS, ZOOM_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +79,17 @@ def create_worker(settings: Settings) -> faust.App:
     )
     db = Database(settings.database_url)
     raw_name = settings.topic(ZOOM_RAW)
-    raw_topic = app.topic(raw_name, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(
-        settings.topic(ZOOM_DEAD_LETTERS), key_serializer="raw", value_serializer="raw"
-    )
+
+    def byte_topic(name: str) -> Any:
+        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+
+    raw_topic = byte_topic(ZOOM_RAW)
+    retry_topic = byte_topic(ZOOM_RETRY)
+    dead_letters = byte_topic(ZOOM_DEAD_LETTERS)
+    recordings = byte_topic(ZOOM_RECORDINGS)
     seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
     repair = GapRepair(PartitionReader(settings.kafka_bootstrap_servers, app.conf.id), raw_name)
-    processing = asyncio.Lock()  # the agent and the idle sweep never handle batches at once
+    processing = asyncio.Lock()  # agents and the idle sweep never apply batches at once
     clock = {"last_batch": time.monotonic(), "last_prune": time.monotonic()}
 
     @app.on_partitions_revoked.connect
@@ -91,19 +97,45 @@ def create_worker(settings: Settings) -> faust.App:
         revoked = args[0] if args else kwargs.get("revoked", ())
         repair.forget(tp.partition for tp in revoked)
 
-    async def write_rows(rows: Sequence[WebhookLogRow]) -> Sequence[WebhookLogRow]:
-        return await write_batch(db, webhook_log.write, rows)
+    async def send(topic: Any, key: bytes | None, value: bytes) -> None:
+        """Send and wait for the broker's ack: before the source offset can be committed."""
+        await (await topic.send(key=key, value=value))
+
+    async def apply(items: Sequence[Item]) -> list[ItemResult]:
+        if not items:
+            return []
+        now = utc_now()
+        results, states = await in_transaction(db, lambda conn: apply_items(conn, items, now))
+        for state in states:
+            await send(
+                recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode()
+            )
+        return results
 
     async def send_dead_letter(letter: DeadLetter) -> None:
-        ack = await dead_letters.send(value=letter.model_dump_json().encode())
-        await ack  # acknowledged before the source offset can be committed
+        await send(dead_letters, None, letter.model_dump_json().encode())
         log.error(
-            "dead-lettered %s[%d]@%d: %s",
+            "dead-lettered %s[%d]@%d after %d attempt(s): %s",
             letter.source_topic,
             letter.partition,
             letter.offset,
+            letter.attempts,
             letter.error,
         )
+
+    async def schedule_retry(request: RetryRequest) -> None:
+        await send(retry_topic, None, request.model_dump_json().encode())
+        log.warning(
+            "attempt %d of %s[%d]@%d due at %s: %s",
+            request.attempt,
+            request.source_topic,
+            request.partition,
+            request.offset,
+            request.not_before.isoformat(),
+            request.last_error,
+        )
+
+    ports = Ports(apply, send_dead_letter, schedule_retry, settings.retry_backoff_seconds)
 
     async def handle(deliveries: list[Delivery]) -> None:
         outcome = await process_batch(
@@ -111,15 +143,15 @@ def create_worker(settings: Settings) -> faust.App:
             seen=seen,
             window_seconds=settings.dedup_window_seconds,
             now=utc_now(),
-            write_rows=write_rows,
-            send_dead_letter=send_dead_letter,
+            ports=ports,
             mark_seen=seen.mark,
         )
         clock["last_batch"] = time.monotonic()
         log.info(
-            "batch: %d written, %d duplicates, %d dead-lettered",
-            outcome.written,
+            "batch: %d applied, %d duplicates, %d to retry, %d dead-lettered",
+            outcome.applied,
             outcome.duplicates,
+            outcome.retries,
             len(outcome.dead_letters),
         )
         if clock["last_batch"] - clock["last_prune"] > PRUNE_EVERY_SECONDS:
@@ -140,6 +172,29 @@ def create_worker(settings: Settings) -> faust.App:
                 filled, gaps = await repair.fill(deliveries)
                 await handle(filled)
                 await release(gaps)
+
+    @app.agent(retry_topic, name="retry")
+    async def retry_agent(stream: Any) -> None:
+        """Later attempts, one at a time. Waiting holds only this topic, never the raw one."""
+        async for event in stream.events():
+            try:
+                request = RetryRequest.model_validate_json(event.value)
+            except ValueError as exc:
+                delivery = Delivery(
+                    event.message.topic, event.message.partition, event.message.offset, event.value
+                )
+                await send_dead_letter(
+                    dead_letter(delivery, f"not a retry request: {exc}", "", utc_now())
+                )
+                continue
+            delay = (request.not_before - utc_now()).total_seconds()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            original = Delivery(
+                request.source_topic, request.partition, request.offset, request.envelope
+            )
+            async with processing:
+                await process_retry(request, original, utc_now(), ports)
 
     @app.timer(interval=GAP_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep_skipped_offsets() -> None:

@@ -17,11 +17,11 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
     secret = settings.secret_bytes()
     start = datetime.now(tz=UTC).replace(microsecond=0) - timedelta(hours=1)
     meeting_id = str(80_000_000_000 + int(time.time()) % 1_000_000_000)
-    bodies = [
-        dumps(e)
-        for e in meeting_burst(meeting_id, f"demo{meeting_id}==", start, max(1, count // 2))
-    ]
-    bodies = bodies[:count] if count < len(bodies) else bodies
+    _ensure_demo_event(settings.database_url, meeting_id)
+    # a meeting's life: started, people join and leave, ended, its recording completed
+    participants = max(1, (count - 3) // 2)
+    events = meeting_burst(meeting_id, f"demo{meeting_id}==", start, participants)
+    bodies = [dumps(e) for e in events]
     answers: dict[int, int] = {}
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for body in [*bodies, bodies[0]]:  # the last one is an exact redelivery
@@ -40,6 +40,29 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
     echo(f"{'event_type':40} {'status':10} {'event_timestamp':26} reason")
     for event_type, status, ts, reason in rows:
         echo(f"{event_type:40} {status:10} {ts.isoformat():26} {reason}")
+    with psycopg.connect(settings.database_url) as conn:
+        recordings = conn.execute(
+            "SELECT r.zoom_recording_id, r.status, r.is_published, r.duration_seconds,"
+            " count(f.id), string_agg(f.file_type, ',' ORDER BY f.file_type)"
+            " FROM zoom_recordings r LEFT JOIN zoom_recording_files f ON f.recording_id = r.id"
+            " WHERE r.zoom_meeting_id = %s GROUP BY r.id",
+            (meeting_id,),
+        ).fetchall()
+    for uuid, status, published, seconds, files, kinds in recordings:
+        echo(
+            f"zoom_recordings: {uuid} {status}, published={published}, {seconds} s, {files} files ({kinds})"
+        )
+
+
+def _ensure_demo_event(database_url: str, meeting_id: str) -> None:
+    """The platform event the demo meeting belongs to (local platform tables only)."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings)"
+            " SELECT 'Demo: cardiology update', %s, true"
+            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE zoom_meeting_id = %s)",
+            (meeting_id, meeting_id),
+        )
 
 
 def _wait_for_rows(

@@ -8,10 +8,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas import DeadLetter, RawWebhookEnvelope
+from schemas.recording import RecordingState
+from schemas.retry import RetryRequest
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.webhooks.raw": RawWebhookEnvelope,
     "zoom.webhooks.dead-letter": DeadLetter,
+    "zoom.webhooks.retry": RetryRequest,
+    "zoom.recordings": RecordingState,
 }
 
 

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=2.0, description="How long ingest waits for Kafka's ack before answering 503."
     )
 
+    retry_backoff_seconds: tuple[float, ...] = Field(
+        default=(5.0, 30.0),
+        description="Waits before the 2nd and 3rd attempt at a webhook whose handling failed.",
+    )
+
     kafka_partitions: int = 8
     kafka_replication_factor: int = 1
     raw_retention_ms: int = Field(

@@ -12,6 +12,8 @@ from zoomstream.settings import Settings
 
 ZOOM_RAW = "zoom.webhooks.raw"
 ZOOM_DEAD_LETTERS = "zoom.webhooks.dead-letter"
+ZOOM_RETRY = "zoom.webhooks.retry"
+ZOOM_RECORDINGS = "zoom.recordings"
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,12 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     raw = {"retention.ms": str(settings.raw_retention_ms), "cleanup.policy": "delete"}
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60 * 60 * 1000)}
     return [
         TopicSpec(settings.topic(ZOOM_RAW), raw),
         TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
+        TopicSpec(settings.topic(ZOOM_RETRY), raw),
+        TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
     ]
 
 

@@ -1,0 +1,145 @@
+"""Applying a batch of webhooks inside one PostgreSQL transaction, one savepoint per webhook.
+
+A webhook whose handler raises is rolled back to its savepoint alone; its log row records the
+attempt, and the caller retries it later or dead-letters it. The others in the batch commit.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import AsyncConnection
+
+from schemas import RawWebhookEnvelope, ZoomEvent, event_time
+from schemas.recording import RecordingState
+from sinks import WebhookLogRow, webhook_log
+from streams.outcome import Outcome, PermanentError
+from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
+from streams.recording_handler import refresh
+from streams.webhook_log import Delivery, payload_json
+
+MAX_ATTEMPTS = 3
+
+Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
+HANDLERS: Mapping[str, Handler] = {**RECORDING_HANDLERS}
+
+
+@dataclass(frozen=True)
+class Item:
+    delivery: Delivery
+    envelope: RawWebhookEnvelope
+    event: ZoomEvent
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    traceback: str
+    permanent: bool = False
+    """No later attempt can succeed: the data itself is wrong."""
+
+    def is_final(self, attempt: int) -> bool:
+        return self.permanent or attempt >= MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: Item
+    outcome: Outcome | None = None
+    failure: Failure | None = None
+    logged: bool = True
+    """False when not even the log row of the failure could be written."""
+
+
+def log_row(
+    item: Item, now: datetime, outcome: Outcome | None = None, failure: Failure | None = None
+) -> WebhookLogRow:
+    """The log row of one attempt at a webhook: pure."""
+    event, envelope = item.event, item.envelope
+    status: str
+    if outcome is not None:
+        status, message, trace = outcome.status, outcome.message, ""
+    else:
+        assert failure is not None
+        final = failure.is_final(item.attempt)
+        status = "failed" if final else "pending"
+        message = (
+            failure.error if final else f"attempt {item.attempt} failed, retrying: {failure.error}"
+        )
+        trace = failure.traceback
+    return WebhookLogRow(
+        webhook_id=envelope.webhook_id,
+        event_type=event.event[:50],
+        event_timestamp=event_time(event, envelope.received_at),
+        zoom_meeting_id=(event.meeting_id or "")[:20],
+        zoom_meeting_uuid=(event.meeting_uuid or "")[:100],
+        payload=payload_json(envelope.body),
+        headers=json.dumps(envelope.headers),
+        processing_status=status,
+        processed_at=now if status in ("completed", "skipped", "failed") else None,
+        processing_attempts=item.attempt,
+        last_attempt_at=now,
+        error_message=message[:1000],
+        error_traceback=trace[-5000:],
+        attendance_records_created=outcome.records_changed if outcome else 0,
+        received_at=envelope.received_at,
+    )
+
+
+def unhandled(event: ZoomEvent) -> Outcome:
+    return Outcome("skipped", f"no handler for event type {event.event!r} yet")
+
+
+async def apply_items(
+    conn: AsyncConnection,
+    items: Sequence[Item],
+    now: datetime,
+    handlers: Mapping[str, Handler] = HANDLERS,
+) -> tuple[list[ItemResult], list[RecordingState]]:
+    """Handle each item in its own savepoint within the caller's transaction.
+
+    Connection failures propagate (the caller retries the whole batch); any other error rolls
+    back that item only. Returns each item's result and the recordings to publish.
+    """
+    results: list[ItemResult] = []
+    publish: set[int] = set()
+    for item in items:
+        occurred_at = event_time(item.event, item.envelope.received_at)
+        try:
+            async with conn.transaction():
+                handler = handlers.get(item.event.event)
+                outcome = (
+                    unhandled(item.event)
+                    if handler is None
+                    else await handler(conn, item.event, occurred_at, now)
+                )
+                await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
+            publish |= outcome.publish
+            results.append(ItemResult(item, outcome=outcome))
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentError)
+            failure = Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent)
+            results.append(await _log_failure(conn, item, failure, now))
+    states = [await refresh(conn, recording_id) for recording_id in sorted(publish)]
+    return results, states
+
+
+async def _log_failure(
+    conn: AsyncConnection, item: Item, failure: Failure, now: datetime
+) -> ItemResult:
+    try:
+        async with conn.transaction():
+            await webhook_log.upsert(conn, [log_row(item, now, failure=failure)])
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error:
+        return ItemResult(item, failure=failure, logged=False)
+    return ItemResult(item, failure=failure)

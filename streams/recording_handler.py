@@ -1,0 +1,107 @@
+"""Recording webhooks applied in the batch's transaction: match, upsert, park, un-park.
+
+The pure rules live in streams.recordings; this module is the shell that reads what they need
+from PostgreSQL and hands their records to the sink.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from psycopg import AsyncConnection
+
+from schemas import ZoomEvent, parse_zoom_event
+from schemas.recording import RecordingState
+from sinks import recordings as sink
+from streams.outcome import Outcome
+from streams.recordings import (
+    LIFECYCLE_EVENTS,
+    occurrence_uuid,
+    recording_status,
+    to_recording,
+    transcript_files,
+)
+
+PARKED = "parked: waiting for recording"
+
+
+async def on_completed(
+    conn: AsyncConnection, event: ZoomEvent, occurred_at: datetime, now: datetime
+) -> Outcome:
+    record = to_recording(event, occurred_at)
+    matched = await sink.match_event(conn, record.zoom_meeting_id, record.zoom_meeting_uuid)
+    if matched is None:
+        return Outcome("skipped", f"no event found for meeting {record.zoom_meeting_id}")
+    recording_id, _created = await sink.upsert_recording(conn, record, matched, now)
+    await sink.upsert_files(conn, recording_id, record.files)
+    unparked = await _apply_parked(conn, record.zoom_meeting_uuid, recording_id, now)
+    return Outcome(
+        "completed",
+        records_changed=1 + len(record.files) + unparked,
+        publish=frozenset({recording_id}),
+    )
+
+
+async def on_follow_up(
+    conn: AsyncConnection, event: ZoomEvent, occurred_at: datetime, now: datetime
+) -> Outcome:
+    """transcript_completed, trashed, deleted, recovered: applied to the recording, or parked
+    until it arrives (defect 13): the log row stays `pending` and is completed when it lands."""
+    uuid = occurrence_uuid(event)
+    recording_id = await sink.find_recording(conn, uuid)
+    if recording_id is None:
+        if await sink.match_event(conn, event.meeting_id or "", uuid) is None:
+            return Outcome("skipped", f"no event found for meeting {event.meeting_id}")
+        return Outcome("pending", f"{PARKED} {uuid}")
+    changed = await _apply(conn, event, occurred_at, recording_id)
+    return Outcome("completed", records_changed=changed, publish=frozenset({recording_id}))
+
+
+async def _apply(
+    conn: AsyncConnection, event: ZoomEvent, occurred_at: datetime, recording_id: int
+) -> int:
+    if event.event == "recording.transcript_completed":
+        files = transcript_files(event, occurred_at)
+        await sink.upsert_files(conn, recording_id, files)
+        return len(files)
+    await sink.set_lifecycle(conn, recording_id, LIFECYCLE_EVENTS[event.event], occurred_at)
+    return 1
+
+
+async def _apply_parked(
+    conn: AsyncConnection, meeting_uuid: str, recording_id: int, now: datetime
+) -> int:
+    cur = await conn.execute(
+        "SELECT webhook_id, payload::text, event_timestamp FROM zoom_webhook_logs"
+        " WHERE zoom_meeting_uuid = %s AND processing_status = 'pending' AND error_message LIKE %s"
+        " ORDER BY event_timestamp, id FOR UPDATE",
+        (meeting_uuid, f"{PARKED}%"),
+    )
+    parked = await cur.fetchall()
+    changed = 0
+    for _webhook_id, payload, occurred_at in parked:
+        changed += await _apply(conn, parse_zoom_event(payload.encode()), occurred_at, recording_id)
+    if parked:
+        await conn.execute(
+            "UPDATE zoom_webhook_logs SET processing_status = 'completed', processed_at = %s,"
+            " error_message = '', attendance_records_created = 0, updated_at = now()"
+            " WHERE webhook_id = ANY(%s)",
+            (now, [row[0] for row in parked]),
+        )
+    return changed
+
+
+async def refresh(conn: AsyncConnection, recording_id: int) -> RecordingState:
+    """Recompute the recording's status from its lifecycle and files; its state to publish."""
+    lifecycle, files = await sink.status_inputs(conn, recording_id)
+    await sink.set_status(conn, recording_id, recording_status(lifecycle, files))
+    return await sink.current_state(conn, recording_id)
+
+
+HANDLERS = {
+    "recording.completed": on_completed,
+    "recording.transcript_completed": on_follow_up,
+    "recording.trashed": on_follow_up,
+    "recording.deleted": on_follow_up,
+    "recording.recovered": on_follow_up,
+}

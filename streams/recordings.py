@@ -1,0 +1,125 @@
+"""Recording webhooks into recording records: pure functions, time passed in, no I/O.
+
+Rules (docs/design.md, "Recordings"):
+- The recording is the meeting occurrence: its key is the occurrence UUID (`object.uuid`).
+- Start and end come from the files' `recording_start`/`recording_end` (the recording object has
+  no end time, defect 10), falling back to `start_time` + `duration` minutes.
+- File types keep what Zoom said: known ones map to the spec's names, unknown ones become their
+  own lower-cased type, never video (defect 12).
+- Status: `deleted` or `trashed` when the recording's lifecycle says so; otherwise `processing`
+  while any video or audio file (or, lacking those, any file) is still processing or there are
+  no files, else `available`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from schemas import RecordingFile, ZoomEvent
+from sinks.recordings import FileRecord, Lifecycle, RecordingRecord
+from streams.outcome import PermanentError
+
+KNOWN_FILE_TYPES = {
+    "MP4": "video",
+    "M4A": "audio",
+    "CHAT": "chat",
+    "TRANSCRIPT": "transcript",
+    "CC": "cc",
+    "TIMELINE": "timeline",
+    "SUMMARY": "summary",
+}
+MEDIA_TYPES = frozenset({"video", "audio"})
+TRANSCRIPT_TYPES = frozenset({"transcript", "cc"})
+DOWNLOAD_TOKEN_LIFETIME = timedelta(hours=24)
+LIFECYCLE_EVENTS: dict[str, Lifecycle] = {
+    "recording.trashed": "trashed",
+    "recording.deleted": "deleted",
+    "recording.recovered": "active",
+}
+
+
+class RecordingEventError(PermanentError):
+    """A recording webhook without what every recording needs (its occurrence UUID)."""
+
+
+def file_type(zoom_type: str | None) -> str:
+    if zoom_type is None:
+        return "unknown"
+    return KNOWN_FILE_TYPES.get(zoom_type.upper(), zoom_type.lower()[:20])
+
+
+def to_file(file: RecordingFile, occurred_at: datetime) -> FileRecord:
+    if not file.id:
+        raise RecordingEventError("a recording file without an id")
+    return FileRecord(
+        zoom_file_id=file.id[:100],
+        file_type=file_type(file.file_type),
+        zoom_file_type=(file.file_type or "")[:20],
+        recording_type=(file.recording_type or "")[:50],
+        file_name=(file.file_name or "")[:255],
+        file_extension=(file.file_extension or "")[:10],
+        file_size_bytes=file.file_size or 0,
+        download_url=file.download_url or "",
+        play_url=file.play_url or "",
+        processing_status=(file.status or "completed")[:20],
+        recording_start=file.recording_start,
+        recording_end=file.recording_end,
+        source_event_at=occurred_at,
+    )
+
+
+def occurrence_uuid(event: ZoomEvent) -> str:
+    uuid = event.meeting_uuid
+    if not uuid:
+        raise RecordingEventError(f"{event.event} without payload.object.uuid")
+    return uuid
+
+
+def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
+    """The recording of a `recording.completed` webhook."""
+    obj = event.recording()
+    uuid = occurrence_uuid(event)
+    files = tuple(to_file(f, occurred_at) for f in obj.recording_files)
+    starts = [f.recording_start for f in files if f.recording_start]
+    ends = [f.recording_end for f in files if f.recording_end]
+    start = min(starts) if starts else (obj.start_time or occurred_at)
+    end = max(ends) if ends else start + timedelta(minutes=obj.duration or 0)
+    token = event.download_token or ""
+    return RecordingRecord(
+        zoom_recording_id=uuid[:100],
+        zoom_meeting_id=(obj.id or "")[:20],
+        zoom_meeting_uuid=uuid[:100],
+        topic=(obj.topic or "")[:300],
+        recording_start=start,
+        recording_end=max(end, start),
+        duration_seconds=max(0, int((end - start).total_seconds())),
+        total_size_bytes=obj.total_size
+        if obj.total_size is not None
+        else sum(f.file_size_bytes for f in files),
+        zoom_password=(obj.password or "")[:50],
+        share_url=obj.share_url or "",
+        host_email=obj.host_email or "",
+        download_token=token,
+        download_token_expires_at=occurred_at + DOWNLOAD_TOKEN_LIFETIME if token else None,
+        source_event_at=occurred_at,
+        files=files,
+    )
+
+
+def transcript_files(event: ZoomEvent, occurred_at: datetime) -> tuple[FileRecord, ...]:
+    """The transcript and closed-caption files of `recording.transcript_completed`."""
+    files = (to_file(f, occurred_at) for f in event.recording().recording_files)
+    return tuple(f for f in files if f.file_type in TRANSCRIPT_TYPES)
+
+
+def recording_status(lifecycle: Lifecycle, files: Iterable[tuple[str, str]]) -> str:
+    """The status from the lifecycle and (file_type, processing_status) of every file."""
+    if lifecycle != "active":
+        return lifecycle
+    files = list(files)
+    media = [status for kind, status in files if kind in MEDIA_TYPES]
+    deciding = media or [status for _kind, status in files]
+    if not deciding or any(status != "completed" for status in deciding):
+        return "processing"
+    return "available"

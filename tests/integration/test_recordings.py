@@ -1,0 +1,289 @@
+"""Recording webhooks over signed HTTP into rows and zoom.recordings, on the real stack."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from confluent_kafka import Consumer
+
+from tests.conftest import signed
+from tests.integration.conftest import BOOTSTRAP, Pipeline
+from zoomstream.samples import dumps, recording_object, zoom_event
+
+MEETING = "85392858403"
+
+
+@pytest.fixture
+def running(pipeline: Pipeline, database_url: str) -> Pipeline:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings) VALUES ('Cardiology', %s, true)",
+            (MEETING,),
+        )
+        # a deleted event with the same meeting id never matches
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, deleted_at) VALUES ('Old', %s, now())",
+            (MEETING,),
+        )
+    pipeline.env["RETRY_BACKOFF_SECONDS"] = "[1, 1]"
+    pipeline.start_ingest()
+    pipeline.start_worker()
+    return pipeline
+
+
+def post(pipeline: Pipeline, body: dict[str, Any]) -> None:
+    raw, headers = signed(dumps(body))
+    response = httpx.post(f"{pipeline.url}/webhooks/zoom", content=raw, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def completed(
+    occurrence: str, token: str, event_ts: int, meeting: str = MEETING, **changes: Any
+) -> dict[str, Any]:
+    obj = recording_object(int(meeting), occurrence)
+    obj.update(changes)
+    return zoom_event("recording.completed", obj, event_ts, download_token=token)
+
+
+def transcript(occurrence: str, event_ts: int) -> dict[str, Any]:
+    obj = recording_object(int(MEETING), occurrence)
+    obj["recording_files"] = [
+        {
+            "id": "file-transcript-1",
+            "meeting_id": occurrence,
+            "file_type": "TRANSCRIPT",
+            "file_extension": "VTT",
+            "file_size": 3000,
+            "status": "completed",
+            "recording_type": "audio_transcript",
+            "download_url": "https://zoom.example/t",
+        }
+    ]
+    return zoom_event("recording.transcript_completed", obj, event_ts, download_token="tok-t")
+
+
+def wait_for(
+    database_url: str,
+    sql: str,
+    params: tuple[Any, ...],
+    ok: Callable[[list[tuple[Any, ...]]], bool],
+    timeout: float = 60,
+) -> list[tuple[Any, ...]]:
+    deadline = time.monotonic() + timeout
+    rows: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(sql, params).fetchall()
+        if ok(rows):
+            return rows
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; last rows: {rows}")
+
+
+def recording_messages(topic: str, count: int) -> list[tuple[bytes, dict[str, Any]]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    found: list[tuple[bytes, dict[str, Any]]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(found) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                found.append((message.key() or b"", json.loads(message.value() or b"{}")))
+    finally:
+        consumer.close()
+    return found
+
+
+def state(database_url: str, occurrence: str) -> tuple[Any, ...]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT r.status, r.is_published, r.download_token, r.duration_seconds, e.title,"
+            " (SELECT count(*) FROM zoom_recording_files f WHERE f.recording_id = r.id),"
+            " (SELECT string_agg(f.file_type || ':' || f.processing_status, ',' ORDER BY f.zoom_file_id) FROM zoom_recording_files f WHERE f.recording_id = r.id)"
+            " FROM zoom_recordings r JOIN events e ON e.id = r.event_id WHERE r.zoom_recording_id = %s",
+            (occurrence,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_recording_lands_once_whatever_the_order_and_tokens(
+    running: Pipeline, database_url: str, topic_prefix: str
+) -> None:
+    occurrence = "occ-A/+x=="
+    # the transcript first: parked, not dropped
+    post(running, transcript(occurrence, 1_764_500_000_000))
+    wait_for(
+        database_url,
+        "SELECT processing_status, error_message FROM zoom_webhook_logs WHERE event_type = 'recording.transcript_completed'",
+        (),
+        lambda rows: bool(rows) and rows[0][0] == "pending",
+    )
+    post(running, completed(occurrence, "tok-2", 1_764_499_000_000))
+    post(
+        running, completed(occurrence, "tok-1", 1_764_498_000_000)
+    )  # an older duplicate with another token
+    rows = wait_for(
+        database_url,
+        "SELECT count(*) FROM zoom_webhook_logs WHERE processing_status = 'completed'",
+        (),
+        lambda rows: rows[0][0] == 3,
+    )
+    assert rows[0][0] == 3
+    status, published, token, duration, title, files, kinds = state(database_url, occurrence)
+    assert (status, published, token, duration, title, files) == (
+        "available",
+        True,
+        "tok-2",
+        67 * 60 + 8,
+        "Cardiology",
+        3,
+    )
+    assert kinds == "video:completed,timeline:completed,transcript:completed"
+    messages = recording_messages(f"{topic_prefix}zoom.recordings", 1)
+    assert messages and messages[-1][0] == occurrence.encode()
+    assert "download_token" not in json.dumps(messages[-1][1]) and "tok-2" not in json.dumps(
+        messages[-1][1]
+    )
+
+    # the organizer unpublishes; a redelivery must not publish it again
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recordings SET is_published = false WHERE zoom_recording_id = %s",
+            (occurrence,),
+        )
+    post(running, completed(occurrence, "tok-3", 1_764_501_000_000))
+    wait_for(
+        database_url,
+        "SELECT download_token FROM zoom_recordings",
+        (),
+        lambda rows: rows[0][0] == "tok-3",
+    )
+    assert state(database_url, occurrence)[1] is False
+
+    # trash, then recover
+    post(
+        running,
+        zoom_event(
+            "recording.trashed", recording_object(int(MEETING), occurrence), 1_764_502_000_000
+        ),
+    )
+    wait_for(
+        database_url, "SELECT status FROM zoom_recordings", (), lambda rows: rows[0][0] == "trashed"
+    )
+    post(
+        running,
+        zoom_event(
+            "recording.recovered", recording_object(int(MEETING), occurrence), 1_764_503_000_000
+        ),
+    )
+    wait_for(
+        database_url,
+        "SELECT status FROM zoom_recordings",
+        (),
+        lambda rows: rows[0][0] == "available",
+    )
+
+
+def test_unknown_meeting_is_skipped_with_the_reason(running: Pipeline, database_url: str) -> None:
+    post(running, completed("occ-unknown==", "t", 1_764_500_000_000, meeting="99999999999"))
+    rows = wait_for(
+        database_url,
+        "SELECT processing_status, error_message FROM zoom_webhook_logs",
+        (),
+        lambda rows: bool(rows),
+    )
+    assert rows == [("skipped", "no event found for meeting 99999999999")]
+
+
+def test_poison_goes_to_dead_letters_after_three_attempts_without_holding_up_the_partition(
+    running: Pipeline, database_url: str, topic_prefix: str
+) -> None:
+    poison = completed("occ-poison==", "t", 1_764_500_000_000)
+    poison["payload"]["object"]["recording_files"][0]["file_size"] = (
+        10**20
+    )  # over PostgreSQL's bigint
+    post(running, poison)
+    post(
+        running, completed("occ-fine==", "t", 1_764_500_000_001)
+    )  # same meeting id: same partition
+    wait_for(
+        database_url,
+        "SELECT status FROM zoom_recordings WHERE zoom_recording_id = 'occ-fine=='",
+        (),
+        lambda rows: bool(rows),
+    )
+    rows = wait_for(
+        database_url,
+        "SELECT processing_status, processing_attempts, error_message, error_traceback FROM zoom_webhook_logs WHERE zoom_meeting_uuid = 'occ-poison=='",
+        (),
+        lambda rows: bool(rows) and rows[0][0] == "failed",
+    )
+    status, attempts, error, trace = rows[0]
+    assert (status, attempts) == ("failed", 3)
+    assert "NumericValueOutOfRange" in error and "Traceback" in trace
+    [(_key, letter)] = recording_messages(f"{topic_prefix}zoom.webhooks.dead-letter", 1)
+    assert letter["attempts"] == 3 and "NumericValueOutOfRange" in letter["error"]
+    assert json.loads(base64.b64decode(letter["value"]))["webhook_id"]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM zoom_recordings WHERE zoom_recording_id = 'occ-poison=='"
+        ).fetchone() == (0,)
+
+
+def test_every_arrival_order_of_two_tokens_and_a_transcript_gives_the_same_rows(
+    running: Pipeline, database_url: str
+) -> None:
+    orders = list(itertools.permutations(["tok-1", "tok-2", "transcript"]))
+    for n, order in enumerate(orders):
+        occurrence = f"perm-{n}=="
+        for step in order:
+            if step == "transcript":
+                post(running, transcript(occurrence, 1_764_500_000_000))
+            else:
+                post(
+                    running,
+                    completed(
+                        occurrence,
+                        step,
+                        1_764_498_000_000 if step == "tok-1" else 1_764_499_000_000,
+                    ),
+                )
+    wait_for(
+        database_url,
+        "SELECT count(*) FROM zoom_webhook_logs WHERE processing_status = 'completed'",
+        (),
+        lambda rows: rows[0][0] == 3 * len(orders),
+    )
+    with psycopg.connect(database_url) as conn:
+        recordings = conn.execute(
+            "SELECT status, is_published, download_token, download_token_expires_at, recording_start,"
+            " recording_end, duration_seconds, total_size_bytes, topic FROM zoom_recordings ORDER BY zoom_recording_id"
+        ).fetchall()
+        files = conn.execute(
+            "SELECT r.zoom_recording_id, f.zoom_file_id, f.file_type, f.processing_status, f.download_url, f.file_size_bytes"
+            " FROM zoom_recording_files f JOIN zoom_recordings r ON r.id = f.recording_id ORDER BY 1, 2"
+        ).fetchall()
+    assert len(recordings) == len(orders)
+    assert len(set(recordings)) == 1, recordings
+    by_recording: dict[str, list[tuple[Any, ...]]] = {}
+    for row in files:
+        by_recording.setdefault(row[0], []).append(row[1:])
+    assert len({tuple(v) for v in by_recording.values()}) == 1, by_recording
+    assert recordings[0][2] == "tok-2"
