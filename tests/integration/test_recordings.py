@@ -17,7 +17,7 @@ from confluent_kafka import Consumer
 
 from tests.conftest import signed
 from tests.integration.conftest import BOOTSTRAP, Pipeline
-from zoomstream.samples import dumps, recording_object, zoom_event
+from zoomstream.samples import dumps, meeting_object, recording_object, zoom_event
 
 MEETING = "85392858403"
 
@@ -287,3 +287,39 @@ def test_every_arrival_order_of_two_tokens_and_a_transcript_gives_the_same_rows(
         by_recording.setdefault(row[0], []).append(row[1:])
     assert len({tuple(v) for v in by_recording.values()}) == 1, by_recording
     assert recordings[0][2] == "tok-2"
+
+
+def test_a_recurring_meeting_id_keeps_each_occurrence_with_its_first_matched_event(
+    running: Pipeline, database_url: str
+) -> None:
+    recurring = "81234567890"
+    with psycopg.connect(database_url) as conn:
+        first = conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id) VALUES ('Series, week 1', %s) RETURNING id",
+            (recurring,),
+        ).fetchone()
+    post(
+        running,
+        zoom_event("meeting.started", meeting_object(recurring, "week1=="), 1_764_400_000_000),
+    )
+    wait_for(
+        database_url,
+        "SELECT event_id FROM zoom_webhook_logs WHERE zoom_meeting_uuid = 'week1=='",
+        (),
+        lambda rows: bool(rows),
+    )
+    with psycopg.connect(database_url) as conn:
+        second = conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id) VALUES ('Series, week 2', %s) RETURNING id",
+            (recurring,),
+        ).fetchone()
+    post(running, completed("week1==", "t1", 1_764_410_000_000, meeting=recurring))
+    post(running, completed("week2==", "t2", 1_764_420_000_000, meeting=recurring))
+    rows = wait_for(
+        database_url,
+        "SELECT zoom_recording_id, event_id FROM zoom_recordings WHERE zoom_meeting_id = %s ORDER BY 1",
+        (recurring,),
+        lambda rows: len(rows) == 2,
+    )
+    assert first is not None and second is not None
+    assert rows == [("week1==", first[0]), ("week2==", second[0])]
