@@ -16,8 +16,10 @@ import psycopg
 from psycopg import AsyncConnection
 
 from schemas import RawWebhookEnvelope, ZoomEvent, event_time
+from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
+from streams.attendance_handler import handlers as attendance_handlers
 from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
@@ -26,7 +28,19 @@ from streams.webhook_log import Delivery, payload_json
 MAX_ATTEMPTS = 3
 
 Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
-HANDLERS: Mapping[str, Handler] = {**RECORDING_HANDLERS}
+
+
+def build_handlers(attendance_min_fraction: float) -> dict[str, Handler]:
+    """Every handled event type and its handler."""
+    return {**RECORDING_HANDLERS, **attendance_handlers(attendance_min_fraction)}
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a committed batch publishes."""
+
+    recordings: list[RecordingState]
+    attendance: list[AttendanceRecord]
 
 
 @dataclass(frozen=True)
@@ -100,8 +114,8 @@ async def apply_items(
     conn: AsyncConnection,
     items: Sequence[Item],
     now: datetime,
-    handlers: Mapping[str, Handler] = HANDLERS,
-) -> tuple[list[ItemResult], list[RecordingState]]:
+    handlers: Mapping[str, Handler],
+) -> tuple[list[ItemResult], Changes]:
     """Handle each item in its own savepoint within the caller's transaction.
 
     Connection failures propagate (the caller retries the whole batch); any other error rolls
@@ -109,6 +123,7 @@ async def apply_items(
     """
     results: list[ItemResult] = []
     publish: set[int] = set()
+    attendance: dict[str, AttendanceRecord] = {}
     for item in items:
         occurred_at = event_time(item.event, item.envelope.received_at)
         try:
@@ -121,6 +136,7 @@ async def apply_items(
                 )
                 await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
             publish |= outcome.publish
+            attendance.update((record.key, record) for record in outcome.attendance)
             results.append(ItemResult(item, outcome=outcome))
         except psycopg.OperationalError:
             raise
@@ -129,7 +145,7 @@ async def apply_items(
             failure = Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent)
             results.append(await _log_failure(conn, item, failure, now))
     states = [await refresh(conn, recording_id) for recording_id in sorted(publish)]
-    return results, states
+    return results, Changes(states, list(attendance.values()))
 
 
 async def _log_failure(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from schemas import ZoomEvent
+from streams.outcome import PermanentError
 
 FactKind = Literal["joined", "left", "waiting"]
 
@@ -28,7 +29,7 @@ PARTICIPANT_EVENTS: dict[str, FactKind] = {
 MEETING_EVENTS = frozenset({"meeting.started", "meeting.ended", "webinar.started", "webinar.ended"})
 
 
-class AttendanceEventError(ValueError):
+class AttendanceEventError(PermanentError):
     """A participant webhook that names no meeting occurrence or no participant."""
 
 

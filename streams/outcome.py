@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from schemas.attendance import AttendanceRecord
+
 Status = Literal["completed", "skipped", "pending"]
 
 
@@ -15,6 +17,8 @@ class Outcome:
     records_changed: int = 0
     publish: frozenset[int] = field(default_factory=frozenset)
     """Recordings whose state changed and goes to zoom.recordings after the commit."""
+    attendance: tuple[AttendanceRecord, ...] = ()
+    """Attendance summaries that changed, for zoom.attendance after the commit."""
 
 
 class PermanentError(ValueError):

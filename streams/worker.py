@@ -14,14 +14,20 @@ from faust.types import TP
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
-from streams.apply import Item, ItemResult, apply_items
+from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.dedup import expired
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RECORDINGS, ZOOM_RETRY
+from zoomstream.topics import (
+    ZOOM_ATTENDANCE,
+    ZOOM_DEAD_LETTERS,
+    ZOOM_RAW,
+    ZOOM_RECORDINGS,
+    ZOOM_RETRY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,8 @@ def create_worker(settings: Settings) -> faust.App:
     retry_topic = byte_topic(ZOOM_RETRY)
     dead_letters = byte_topic(ZOOM_DEAD_LETTERS)
     recordings = byte_topic(ZOOM_RECORDINGS)
+    attendance = byte_topic(ZOOM_ATTENDANCE)
+    handlers = build_handlers(settings.attendance_min_fraction)
     seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
     repair = GapRepair(PartitionReader(settings.kafka_bootstrap_servers, app.conf.id), raw_name)
     processing = asyncio.Lock()  # agents and the idle sweep never apply batches at once
@@ -105,11 +113,15 @@ def create_worker(settings: Settings) -> faust.App:
         if not items:
             return []
         now = utc_now()
-        results, states = await in_transaction(db, lambda conn: apply_items(conn, items, now))
-        for state in states:
+        results, changes = await in_transaction(
+            db, lambda conn: apply_items(conn, items, now, handlers)
+        )
+        for state in changes.recordings:
             await send(
                 recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode()
             )
+        for record in changes.attendance:
+            await send(attendance, record.key.encode(), record.model_dump_json().encode())
         return results
 
     async def send_dead_letter(letter: DeadLetter) -> None:

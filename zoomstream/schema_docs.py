@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas import DeadLetter, RawWebhookEnvelope
+from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from schemas.retry import RetryRequest
 
@@ -16,6 +17,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.webhooks.dead-letter": DeadLetter,
     "zoom.webhooks.retry": RetryRequest,
     "zoom.recordings": RecordingState,
+    "zoom.attendance": AttendanceRecord,
 }
 
 

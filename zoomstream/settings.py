@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="Waits before the 2nd and 3rd attempt at a webhook whose handling failed.",
     )
 
+    attendance_min_fraction: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="Attended when present (sessions merged) for this fraction of the occurrence.",
+    )
+
     kafka_partitions: int = 8
     kafka_replication_factor: int = 1
     raw_retention_ms: int = Field(

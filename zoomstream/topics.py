@@ -14,6 +14,7 @@ ZOOM_RAW = "zoom.webhooks.raw"
 ZOOM_DEAD_LETTERS = "zoom.webhooks.dead-letter"
 ZOOM_RETRY = "zoom.webhooks.retry"
 ZOOM_RECORDINGS = "zoom.recordings"
+ZOOM_ATTENDANCE = "zoom.attendance"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(ZOOM_RETRY), raw),
         TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
+        TopicSpec(settings.topic(ZOOM_ATTENDANCE), compacted),
     ]
 
 

@@ -72,7 +72,8 @@ def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
             ).fetchall()
         )
     assert ids == {delivery_id(body) for body in distinct}
-    assert statuses == {"skipped": 800}, "no row may be left pending"
+    assert set(statuses) <= {"completed", "skipped"}, f"no row may be left pending: {statuses}"
+    assert sum(statuses.values()) == 800
 
 
 def test_forged_stale_and_malformed_requests_change_nothing(

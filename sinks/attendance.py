@@ -1,0 +1,196 @@
+"""Attendance tables: meetings, participant facts, and the recomputed sessions and summaries.
+
+Rows go in and out as plain tuples and dicts; the stream layer owns their meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+UPSERT_MEETING = """
+INSERT INTO zoom_meetings AS m (zoom_meeting_uuid, zoom_meeting_id, event_id, topic, is_webinar, start_time, end_time)
+VALUES (%(uuid)s::text, %(meeting_id)s::text,
+        zoomstream_match_event(%(meeting_id)s::text, %(uuid)s::text), %(topic)s::text,
+        %(is_webinar)s::boolean, %(start_time)s::timestamptz, %(end_time)s::timestamptz)
+ON CONFLICT (zoom_meeting_uuid) DO UPDATE SET
+    zoom_meeting_id = CASE WHEN m.zoom_meeting_id = '' THEN EXCLUDED.zoom_meeting_id ELSE m.zoom_meeting_id END,
+    event_id = COALESCE(m.event_id, EXCLUDED.event_id),
+    topic = GREATEST(m.topic, EXCLUDED.topic),
+    is_webinar = m.is_webinar OR EXCLUDED.is_webinar,
+    start_time = LEAST(m.start_time, EXCLUDED.start_time),
+    end_time = GREATEST(m.end_time, EXCLUDED.end_time),
+    updated_at = now()
+RETURNING event_id, start_time, end_time, zoom_meeting_id
+"""
+
+
+async def upsert_meeting(
+    conn: AsyncConnection, **meeting: Any
+) -> tuple[int | None, datetime | None, datetime | None, str]:
+    """Record what an event says of its occurrence (times combine: earliest start, latest end)."""
+    cur = await conn.execute(UPSERT_MEETING, meeting)
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1], row[2], row[3]
+
+
+FACT_COLUMNS = (
+    "kind",
+    "session_id",
+    "at",
+    "join_time",
+    "registrant_id",
+    "email",
+    "zoom_user_id",
+    "customer_key",
+    "name",
+    "leave_reason",
+)
+
+
+async def insert_fact(
+    conn: AsyncConnection, meeting_uuid: str, fact_key: str, fact: dict[str, Any]
+) -> None:
+    await conn.execute(
+        f"INSERT INTO zoom_participant_facts (zoom_meeting_uuid, fact_key, {', '.join(FACT_COLUMNS)})"
+        f" VALUES (%s, %s, {', '.join(['%s'] * len(FACT_COLUMNS))})"
+        " ON CONFLICT (zoom_meeting_uuid, fact_key) DO NOTHING",
+        (meeting_uuid, fact_key, *(fact[c] for c in FACT_COLUMNS)),
+    )
+
+
+async def facts(conn: AsyncConnection, meeting_uuid: str) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {', '.join(FACT_COLUMNS)} FROM zoom_participant_facts WHERE zoom_meeting_uuid = %s",
+            (meeting_uuid,),
+        )
+        return await cur.fetchall()
+
+
+async def registrations(
+    conn: AsyncConnection, event_id: int
+) -> list[tuple[int, str, str | None, str]]:
+    """(id, uuid, zoom_registrant_id, lower(email)) of the event's registrations."""
+    cur = await conn.execute(
+        "SELECT id, uuid::text, zoom_registrant_id, lower(email) FROM registrations WHERE event_id = %s",
+        (event_id,),
+    )
+    return [(int(r[0]), str(r[1]), r[2], str(r[3])) for r in await cur.fetchall()]
+
+
+SESSION_COLUMNS = (
+    "session_id",
+    "join_time",
+    "person_key",
+    "leave_time",
+    "closed_by",
+    "duration_seconds",
+    "leave_reason",
+    "name",
+    "registrant_id",
+    "email",
+)
+SUMMARY_COLUMNS = (
+    "person_key",
+    "zoom_meeting_id",
+    "event_id",
+    "registration_id",
+    "registrant_id",
+    "email",
+    "name",
+    "first_join",
+    "last_leave",
+    "total_seconds",
+    "session_count",
+    "attended",
+    "threshold_seconds",
+)
+
+
+async def existing(
+    conn: AsyncConnection, table: str, columns: Sequence[str], meeting_uuid: str
+) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE zoom_meeting_uuid = %s FOR UPDATE",
+            (meeting_uuid,),
+        )
+        return await cur.fetchall()
+
+
+async def replace_rows(
+    conn: AsyncConnection,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    meeting_uuid: str,
+    upserts: Sequence[dict[str, Any]],
+    deletes: Sequence[dict[str, Any]],
+) -> None:
+    """Upsert changed rows by their natural key and delete the ones that no longer exist."""
+    if upserts:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+        extra = ", version = t.version + 1" if table == "attendance_summaries" else ""
+        sql = (
+            f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
+            f" VALUES (%s, {', '.join(['%s'] * len(columns))})"
+            f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)}) DO UPDATE SET {updates}{extra}, updated_at = now()"
+        )
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                sql, [(meeting_uuid, *(row[c] for c in columns)) for row in upserts]
+            )
+    for row in deletes:
+        condition = " AND ".join(f"{k} = %s" for k in keys)
+        await conn.execute(
+            f"DELETE FROM {table} WHERE zoom_meeting_uuid = %s AND {condition}",
+            (meeting_uuid, *(row[k] for k in keys)),
+        )
+
+
+async def versions(
+    conn: AsyncConnection, meeting_uuid: str, person_keys: Sequence[str]
+) -> dict[str, tuple[int, str | None, str | None]]:
+    """person key → (version, event uuid, registration uuid) of the summaries named."""
+    cur = await conn.execute(
+        "SELECT s.person_key, s.version, e.uuid::text, r.uuid::text FROM attendance_summaries s"
+        " LEFT JOIN events e ON e.id = s.event_id LEFT JOIN registrations r ON r.id = s.registration_id"
+        " WHERE s.zoom_meeting_uuid = %s AND s.person_key = ANY(%s)",
+        (meeting_uuid, list(person_keys)),
+    )
+    return {row[0]: (int(row[1]), row[2], row[3]) for row in await cur.fetchall()}
+
+
+async def sync_attended(conn: AsyncConnection, candidates: Sequence[int]) -> None:
+    """Make registrations.attended follow the summaries for the registrations named.
+
+    Set when any summary of the registration is attended (and remembered in attendance_flags);
+    set back to false only where zoomstream set it and no summary is attended any more.
+    """
+    if not candidates:
+        return
+    ids = sorted(set(candidates))
+    await conn.execute(
+        "WITH reached AS ("
+        "  UPDATE registrations r SET attended = true, updated_at = now()"
+        "   WHERE r.id = ANY(%(ids)s) AND NOT r.attended AND EXISTS ("
+        "     SELECT 1 FROM attendance_summaries s WHERE s.registration_id = r.id AND s.attended)"
+        "  RETURNING r.id)"
+        " INSERT INTO attendance_flags (registration_id) SELECT id FROM reached ON CONFLICT DO NOTHING",
+        {"ids": ids},
+    )
+    await conn.execute(
+        "WITH withdrawn AS ("
+        "  DELETE FROM attendance_flags f WHERE f.registration_id = ANY(%(ids)s) AND NOT EXISTS ("
+        "    SELECT 1 FROM attendance_summaries s WHERE s.registration_id = f.registration_id AND s.attended)"
+        "  RETURNING f.registration_id)"
+        " UPDATE registrations SET attended = false, updated_at = now()"
+        " WHERE id IN (SELECT registration_id FROM withdrawn)",
+        {"ids": ids},
+    )
