@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingest.envelope import build_envelope
+from ingest.metrics import CONTENT_TYPE, IngestMetrics
 from ingest.publisher import Publisher, PublishError
 from ingest.signature import (
     SIGNATURE_HEADER,
@@ -56,9 +57,16 @@ def create_app(
     publisher: Publisher,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     clock: Callable[[], float] = time.time,
+    metrics: IngestMetrics | None = None,
 ) -> Starlette:
     """Build the ingest app. The publisher is started and closed by the app's lifespan."""
     secret = settings.secret_bytes()
+    metrics = metrics or IngestMetrics()
+
+    def outcome(status: int, name: str, message: str) -> JSONResponse:
+        metrics.requests.labels("zoom", name).inc()
+        return _error(status, message)
+
     raw_topic = settings.topic(ZOOM_RAW)
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 
@@ -66,9 +74,9 @@ def create_app(
         try:
             body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge as exc:
-            return _error(413, str(exc))
+            return outcome(413, "too_large", str(exc))
         except ClientDisconnect:
-            return _error(400, "client disconnected before the body was read")
+            return outcome(400, "disconnected", "client disconnected before the body was read")
         now = clock()
         try:
             verify_zoom_request(
@@ -81,27 +89,37 @@ def create_app(
                 future_skew_seconds=settings.signature_future_skew_seconds,
             )
         except SignatureError as exc:
-            return _error(401, f"invalid signature: {exc}")
+            return outcome(401, "bad_signature", f"invalid signature: {exc}")
         try:
             event = parse_zoom_event(body)
         except InvalidZoomEvent as exc:
-            return _error(400, f"invalid webhook body: {exc}")
+            return outcome(400, "bad_body", f"invalid webhook body: {exc}")
         if event.event == URL_VALIDATION:
             token = event.payload.plainToken
             if token is None:
-                return _error(400, "endpoint.url_validation without payload.plainToken")
+                return outcome(
+                    400, "bad_body", "endpoint.url_validation without payload.plainToken"
+                )
+            metrics.requests.labels("zoom", "url_validation").inc()
             return JSONResponse(url_validation_answer(secret, token))
         envelope = build_envelope(body, request.headers, datetime.fromtimestamp(now, tz=UTC))
         key = event.meeting_id.encode() if event.meeting_id else None
+        started = time.perf_counter()
         try:
             await publisher.publish(raw_topic, key, envelope.model_dump_json().encode())
         except PublishError as exc:
+            metrics.requests.labels("zoom", "kafka_unavailable").inc()
             return JSONResponse(
                 {"error": f"not stored, retry later: {exc}"},
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
+        metrics.publish_seconds.observe(time.perf_counter() - started)
+        metrics.requests.labels("zoom", "accepted").inc()
         return JSONResponse({"status": "received", "webhook_id": envelope.webhook_id})
+
+    async def prometheus(_request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -124,6 +142,7 @@ def create_app(
             Route("/webhooks/zoom", zoom_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -14,12 +14,14 @@ from faust.types import TP
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
+from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.dedup import expired
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
+from zoomstream.cleanup import cleanup
 from zoomstream.settings import Settings
 from zoomstream.topics import (
     ZOOM_ATTENDANCE,
@@ -116,6 +118,7 @@ def create_worker(settings: Settings) -> faust.App:
         results, changes = await in_transaction(
             db, lambda conn: apply_items(conn, items, now, handlers)
         )
+        metrics.count_results(results)
         for state in changes.recordings:
             await send(
                 recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode()
@@ -150,6 +153,7 @@ def create_worker(settings: Settings) -> faust.App:
     ports = Ports(apply, send_dead_letter, schedule_retry, settings.retry_backoff_seconds)
 
     async def handle(deliveries: list[Delivery]) -> None:
+        started = time.perf_counter()
         outcome = await process_batch(
             deliveries,
             seen=seen,
@@ -159,6 +163,11 @@ def create_worker(settings: Settings) -> faust.App:
             mark_seen=seen.mark,
         )
         clock["last_batch"] = time.monotonic()
+        metrics.BATCH_SIZE.observe(len(deliveries))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.DUPLICATES.inc(outcome.duplicates)
+        metrics.RETRIES.inc(outcome.retries)
+        metrics.DEAD_LETTERS.inc(len(outcome.dead_letters))
         log.info(
             "batch: %d applied, %d duplicates, %d to retry, %d dead-lettered",
             outcome.applied,
@@ -208,6 +217,11 @@ def create_worker(settings: Settings) -> faust.App:
             async with processing:
                 await process_retry(request, original, utc_now(), ports)
 
+    @app.crontab("17 3 * * *", on_leader=True)
+    async def daily_cleanup() -> None:
+        """Retention, once a day, by one worker of the group."""
+        await cleanup(db, utc_now())
+
     @app.timer(interval=GAP_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep_skipped_offsets() -> None:
         """When the agent has been idle, read what the consumer left behind on its partitions."""
@@ -228,6 +242,7 @@ def create_worker(settings: Settings) -> faust.App:
         are declared. Without this the offsets would only be re-read, harmlessly, on restart.
         """
         for gap in gaps:
+            metrics.GAPS.inc(gap.end - gap.start)
             await app.consumer._add_gap(  # type: ignore[attr-defined]
                 TP(raw_name, gap.partition), gap.start, gap.end - 1
             )

@@ -65,12 +65,15 @@ def worker(
 ) -> None:
     """Run the stream worker (Faust): dedup, transform, write to PostgreSQL."""
     import faust
+    from prometheus_client import start_http_server
 
     from streams import create_worker
     from zoomstream.topics import ensure_topics
 
     settings = _settings()
     ensure_topics(settings)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     faust_app = create_worker(settings)
     faust.Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
@@ -142,6 +145,31 @@ def demo(
     from zoomstream.demo import run_demo
 
     run_demo(_settings(), url, count, echo=typer.echo)
+
+
+@app.command()
+def cleanup(
+    webhook_days: Annotated[int, typer.Option(help="Keep zoom_webhook_logs this many days.")] = 90,
+    email_days: Annotated[int, typer.Option(help="Keep email_logs this many days.")] = 365,
+    batch_size: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 5000,
+) -> None:
+    """Delete logs past their retention in bounded batches (the worker also runs this daily)."""
+    import asyncio
+
+    from sinks import Database
+    from streams.batch import utc_now
+    from zoomstream.cleanup import cleanup as run_cleanup
+
+    async def go() -> dict[str, int]:
+        db = Database(_settings().database_url)
+        try:
+            days = {"zoom_webhook_logs": webhook_days, "email_logs": email_days}
+            return await run_cleanup(db, utc_now(), days, batch_size)
+        finally:
+            await db.close()
+
+    for table, count in asyncio.run(go()).items():
+        typer.echo(f"{table}: {count} rows deleted")
 
 
 @app.command()

@@ -48,6 +48,17 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
             " WHERE r.zoom_meeting_id = %s GROUP BY r.id",
             (meeting_id,),
         ).fetchall()
+        attendance = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE attended), count(registration_id),"
+            " coalesce(sum(session_count), 0) FROM attendance_summaries WHERE zoom_meeting_id = %s",
+            (meeting_id,),
+        ).fetchone()
+    if attendance is not None:
+        people, attended, matched, sessions = attendance
+        echo(
+            f"attendance_summaries: {people} people, {attended} attended, {matched} matched to a "
+            f"registration, {sessions} sessions"
+        )
     for uuid, status, published, seconds, files, kinds in recordings:
         echo(
             f"zoom_recordings: {uuid} {status}, published={published}, {seconds} s, {files} files ({kinds})"

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     worker_batch_size: int = 500
     worker_batch_seconds: float = 0.5
     worker_datadir: str = ".stack/faust"
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(
+        default=9101, description="Prometheus /metrics of the worker; 0: off."
+    )
 
     @model_validator(mode="after")
     def _dedup_window_covers_tolerance(self) -> Settings:

@@ -88,6 +88,10 @@ class Pipeline:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['WORKER_METRICS_PORT']}/metrics"
+
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
@@ -143,6 +147,7 @@ def pipeline(database_url: str, topic_prefix: str, tmp_path: Path) -> Iterator[P
         "TOPIC_PREFIX": topic_prefix,
         "WORKER_DATADIR": str(tmp_path / "faust"),
         "WORKER_BATCH_SECONDS": "0.2",
+        "WORKER_METRICS_PORT": str(free_port()),
     }
     running = Pipeline(env=env, logs=tmp_path)
     yield running

@@ -74,6 +74,18 @@ def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
     assert ids == {delivery_id(body) for body in distinct}
     assert set(statuses) <= {"completed", "skipped"}, f"no row may be left pending: {statuses}"
     assert sum(statuses.values()) == 800
+    worker_metrics = httpx.get(pipeline.worker_metrics_url, timeout=10).text
+    handled = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in worker_metrics.splitlines()
+        if line.startswith("zoomstream_worker_events_total{")
+    )
+    assert handled == 800
+    ingest_metrics = httpx.get(f"{pipeline.url}/metrics", timeout=10).text
+    assert (
+        'zoomstream_ingest_requests_total{endpoint="zoom",outcome="accepted"} 1000.0'
+        in ingest_metrics
+    )
 
 
 def test_forged_stale_and_malformed_requests_change_nothing(

@@ -131,3 +131,21 @@ async def test_health_and_readiness(settings: Settings) -> None:
 def test_secret_is_required(settings: Settings) -> None:
     with pytest.raises(ValueError, match="ZOOM_WEBHOOK_SECRET"):
         create_app(settings.model_copy(update={"zoom_webhook_secret": None}), InMemoryPublisher())
+
+
+async def test_metrics_count_requests_by_outcome(settings: Settings) -> None:
+    app = create_app(settings, InMemoryPublisher())
+    good, good_headers = signed(zoom_event("meeting.started", meeting_object()))
+    forged, forged_headers = signed(zoom_event("meeting.started", meeting_object()), secret="x")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://i"
+    ) as client:
+        await client.post("/webhooks/zoom", content=good, headers=good_headers)
+        await client.post("/webhooks/zoom", content=forged, headers=forged_headers)
+        exposition = (await client.get("/metrics")).text
+    assert 'zoomstream_ingest_requests_total{endpoint="zoom",outcome="accepted"} 1.0' in exposition
+    assert (
+        'zoomstream_ingest_requests_total{endpoint="zoom",outcome="bad_signature"} 1.0'
+        in exposition
+    )
+    assert "zoomstream_ingest_publish_seconds_count 1.0" in exposition

@@ -1,0 +1,33 @@
+"""Ingest's Prometheus metrics, in a registry of the app's own (so tests and several apps in one
+process do not share counters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+@dataclass
+class IngestMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "zoomstream_ingest_requests",
+            "Webhook requests by endpoint and outcome (accepted, url_validation, or the refusal).",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.publish_seconds = Histogram(
+            "zoomstream_ingest_publish_seconds",
+            "Time from handing a message to the producer to Kafka's acknowledgement.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0),
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,37 @@
+"""The worker's Prometheus metrics (served by `zoomstream worker` on WORKER_METRICS_PORT)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import Counter, Histogram
+
+from streams.apply import ItemResult
+
+EVENTS = Counter(
+    "zoomstream_worker_events",
+    "Webhooks handled, by event type and outcome (completed, skipped, pending, failed attempt).",
+    ["event_type", "outcome"],
+)
+BATCH_SIZE = Histogram(
+    "zoomstream_worker_batch_size",
+    "Deliveries per batch, repaired gaps included.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000),
+)
+BATCH_SECONDS = Histogram(
+    "zoomstream_worker_batch_seconds",
+    "Time to apply a batch: decode, dedup, one transaction, publish, dead letters.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DUPLICATES = Counter("zoomstream_worker_duplicates", "Deliveries dropped by the dedup window.")
+DEAD_LETTERS = Counter("zoomstream_worker_dead_letters", "Messages sent to the dead-letter topic.")
+RETRIES = Counter("zoomstream_worker_retries", "Webhooks scheduled for another attempt.")
+GAPS = Counter(
+    "zoomstream_worker_repaired_offsets", "Offsets the consumer skipped and the worker read again."
+)
+
+
+def count_results(results: Sequence[ItemResult]) -> None:
+    for result in results:
+        status = result.outcome.status if result.outcome is not None else "failed_attempt"
+        EVENTS.labels(result.item.event.event[:50], status).inc()

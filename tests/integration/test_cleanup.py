@@ -1,0 +1,36 @@
+"""Retention deletes old logs in bounded batches and nothing younger."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import psycopg
+
+from sinks import Database
+from zoomstream.cleanup import cleanup
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+INSERT_OLD_AND_NEW = """
+INSERT INTO zoom_webhook_logs (webhook_id, event_type, event_timestamp, received_at, created_at)
+SELECT md5(n::text) || md5((n + 1)::text), 'meeting.started', %(now)s, %(now)s,
+       CASE WHEN n <= 12000 THEN %(now)s - interval '91 days' ELSE %(now)s - interval '89 days' END
+FROM generate_series(1, 12010) AS n
+"""
+
+
+def test_logs_older_than_90_days_go_in_batches_and_younger_ones_stay(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(INSERT_OLD_AND_NEW, {"now": NOW})
+
+    async def run() -> dict[str, int]:
+        db = Database(database_url)
+        try:
+            return await cleanup(db, NOW, batch_size=5000)
+        finally:
+            await db.close()
+
+    assert asyncio.run(run()) == {"zoom_webhook_logs": 12000}
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM zoom_webhook_logs").fetchone() == (10,)
