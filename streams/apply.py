@@ -7,6 +7,7 @@ attempt, and the caller retries it later or dead-letters it. The others in the b
 from __future__ import annotations
 
 import json
+import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
 from streams.webhook_log import Delivery, payload_json
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
@@ -144,7 +147,16 @@ async def apply_items(
             permanent = isinstance(exc, PermanentError)
             failure = Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent)
             results.append(await _log_failure(conn, item, failure, now))
-    states = [await refresh(conn, recording_id) for recording_id in sorted(publish)]
+    states = []
+    for recording_id in sorted(publish):
+        try:
+            async with conn.transaction():
+                states.append(await refresh(conn, recording_id))
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            # The recording's rows are written; its status and message wait for its next event.
+            log.exception("could not refresh recording %d", recording_id)
     return results, Changes(states, list(attendance.values()))
 
 
