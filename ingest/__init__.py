@@ -1,6 +1,13 @@
 """The HTTP edge: signature checks, the URL challenge, the Kafka producer, health."""
 
 from ingest.app import create_app
+from ingest.email_signatures import (
+    EmailSignatureError,
+    verify_basic_auth,
+    verify_mailgun,
+    verify_sendgrid,
+    verify_svix,
+)
 from ingest.envelope import build_envelope, delivery_id
 from ingest.publisher import InMemoryPublisher, KafkaPublisher, Publisher, PublishError
 from ingest.signature import (
@@ -11,6 +18,7 @@ from ingest.signature import (
 )
 
 __all__ = [
+    "EmailSignatureError",
     "InMemoryPublisher",
     "KafkaPublisher",
     "PublishError",
@@ -20,6 +28,10 @@ __all__ = [
     "create_app",
     "delivery_id",
     "url_validation_answer",
+    "verify_basic_auth",
+    "verify_mailgun",
+    "verify_sendgrid",
+    "verify_svix",
     "verify_zoom_request",
     "zoom_signature",
 ]
