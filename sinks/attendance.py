@@ -65,12 +65,7 @@ async def insert_fact(
 
 
 async def facts(conn: AsyncConnection, meeting_uuid: str) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT {', '.join(FACT_COLUMNS)} FROM zoom_participant_facts WHERE zoom_meeting_uuid = %s",
-            (meeting_uuid,),
-        )
-        return await cur.fetchall()
+    return await existing(conn, "zoom_participant_facts", FACT_COLUMNS, meeting_uuid, lock=False)
 
 
 async def registrations(
@@ -114,11 +109,13 @@ SUMMARY_COLUMNS = (
 
 
 async def existing(
-    conn: AsyncConnection, table: str, columns: Sequence[str], meeting_uuid: str
+    conn: AsyncConnection, table: str, columns: Sequence[str], meeting_uuid: str, lock: bool = True
 ) -> list[dict[str, Any]]:
+    """The occurrence's rows of `table` (locked for update unless `lock` is false)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE zoom_meeting_uuid = %s FOR UPDATE",
+            f"SELECT {', '.join(columns)} FROM {table} WHERE zoom_meeting_uuid = %s"
+            + (" FOR UPDATE" if lock else ""),
             (meeting_uuid,),
         )
         return await cur.fetchall()

@@ -141,23 +141,32 @@ def meeting_burst(
 ) -> list[dict[str, Any]]:
     """A meeting's life: started, people join and leave, ended, recording completed."""
     ms = int(start.timestamp() * 1000)
-    events = [zoom_event("meeting.started", meeting_object(meeting_id, uuid), ms)]
+    end = start + timedelta(minutes=61)
+
+    def occurrence(**overrides: Any) -> dict[str, Any]:
+        return meeting_object(meeting_id, uuid, start_time=iso(start), **overrides)
+
+    events = [zoom_event("meeting.started", occurrence(), ms)]
     for n in range(participants):
         joined = start + timedelta(seconds=30 * n)
-        obj = meeting_object(meeting_id, uuid, participant=participant(n, joined, guest=n % 5 == 4))
-        events.append(zoom_event("meeting.participant_joined", obj, ms + 30_000 * n))
+        guest = n % 5 == 4
+        events.append(
+            zoom_event(
+                "meeting.participant_joined",
+                occurrence(participant=participant(n, joined, guest=guest)),
+                ms + 30_000 * n,
+            )
+        )
         left = joined + timedelta(minutes=50)
-        obj = meeting_object(
-            meeting_id, uuid, participant=participant(n, joined, guest=n % 5 == 4, left=left)
+        events.append(
+            zoom_event(
+                "meeting.participant_left",
+                occurrence(participant=participant(n, joined, guest=guest, left=left)),
+                ms + 3_000_000 + n,
+            )
         )
-        events.append(zoom_event("meeting.participant_left", obj, ms + 3_000_000 + n))
-    end = start + timedelta(minutes=61)
     events.append(
-        zoom_event(
-            "meeting.ended",
-            meeting_object(meeting_id, uuid, end_time=iso(end)),
-            int(end.timestamp() * 1000),
-        )
+        zoom_event("meeting.ended", occurrence(end_time=iso(end)), int(end.timestamp() * 1000))
     )
     rec = recording_object(int(meeting_id), uuid, start)
     events.append(
