@@ -1,0 +1,36 @@
+"""`email.events.raw` normalised: one delivery event of one email, in one vocabulary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Provider = Literal["resend", "sendgrid", "postmark", "mailgun"]
+EventKind = Literal[
+    "sent",
+    "delivered",
+    "deferred",
+    "bounced",
+    "opened",
+    "clicked",
+    "complained",
+    "unsubscribed",
+    "dropped",
+    "failed",
+]
+
+
+class EmailEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider
+    event_id: str = Field(description="The provider's id of this event: the dedup key")
+    kind: EventKind
+    bounce_type: Literal["hard", "soft"] | None = None
+    provider_message_id: str = Field(description="Matches email_logs.provider_message_id")
+    recipient: str | None = Field(description="Lower-cased address, when the provider says")
+    occurred_at: datetime
+    url: str | None = Field(default=None, description="The link clicked")
+    reason: str = Field(default="", description="Bounce, drop or failure reason, as sent")
