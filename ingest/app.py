@@ -12,6 +12,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.body import BodyTooLarge, read_body
+from ingest.email_webhooks import email_handler
 from ingest.envelope import build_envelope
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
 from ingest.publisher import Publisher, PublishError
@@ -27,25 +29,6 @@ from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_RAW
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
-
-
-class BodyTooLarge(ValueError):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body of {declared} bytes is over the {limit} byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body is over the {limit} byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -140,6 +123,11 @@ def create_app(
     return Starlette(
         routes=[
             Route("/webhooks/zoom", zoom_webhook, methods=["POST"]),
+            Route(
+                "/webhooks/email/{provider}",
+                email_handler(settings, publisher, clock),
+                methods=["POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

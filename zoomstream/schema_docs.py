@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from schemas import DeadLetter, RawWebhookEnvelope
 from schemas.attendance import AttendanceRecord
+from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.recording import RecordingState
 from schemas.retry import RetryRequest
 
@@ -18,6 +19,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.webhooks.retry": RetryRequest,
     "zoom.recordings": RecordingState,
     "zoom.attendance": AttendanceRecord,
+    "email.events.raw": EmailWebhookEnvelope,
 }
 
 

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
         description="libpq URL. Unset means the local PostgreSQL that `zoomstream stack up` runs.",
     )
     platform_jwt_secret: SecretStr | None = None
+    # Email providers: a provider without its secret is not enabled (its endpoint answers 404).
+    resend_webhook_secret: SecretStr | None = Field(default=None, description="whsec_… (Svix)")
+    sendgrid_verification_key: str | None = Field(
+        default=None, description="SendGrid's signed-webhook public key, base64 DER"
+    )
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
     topic_prefix: str = Field(default="", description="Prefix of every topic and consumer group.")
 
     ingest_host: str = "0.0.0.0"

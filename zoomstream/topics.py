@@ -15,6 +15,7 @@ ZOOM_DEAD_LETTERS = "zoom.webhooks.dead-letter"
 ZOOM_RETRY = "zoom.webhooks.retry"
 ZOOM_RECORDINGS = "zoom.recordings"
 ZOOM_ATTENDANCE = "zoom.attendance"
+EMAIL_RAW = "email.events.raw"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.topic(ZOOM_RAW), raw),
         TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
+        TopicSpec(settings.topic(EMAIL_RAW), raw),
         TopicSpec(settings.topic(ZOOM_RETRY), raw),
         TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
         TopicSpec(settings.topic(ZOOM_ATTENDANCE), compacted),
