@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ingest.body import BodyTooLarge, read_body
+from ingest.body import BodyTooLarge, error_response, read_body
 from ingest.email_webhooks import email_handler
 from ingest.envelope import build_envelope
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
@@ -31,10 +31,6 @@ from zoomstream.topics import ZOOM_RAW
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 def create_app(
     settings: Settings,
     publisher: Publisher,
@@ -48,7 +44,7 @@ def create_app(
 
     def outcome(status: int, name: str, message: str) -> JSONResponse:
         metrics.requests.labels("zoom", name).inc()
-        return _error(status, message)
+        return error_response(status, message)
 
     raw_topic = settings.topic(ZOOM_RAW)
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}

@@ -1,8 +1,9 @@
-"""Reading a request body within a size limit."""
+"""Request helpers shared by the endpoints: the body within a size limit, error answers."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 
 class BodyTooLarge(ValueError):
@@ -22,3 +23,8 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"body is over the {limit} byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """A refusal, always as `{"error": …}`."""
+    return JSONResponse({"error": message}, status_code=status)

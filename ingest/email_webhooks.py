@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from ingest.body import BodyTooLarge, read_body
+from ingest.body import BodyTooLarge, error_response, read_body
 from ingest.email_signatures import (
     EmailSignatureError,
     verify_basic_auth,
@@ -127,23 +127,23 @@ def email_handler(
     async def handle(request: Request) -> Response:
         provider = request.path_params["provider"]
         if provider not in PROVIDERS:
-            return _error(404, f"unknown provider {provider!r}")
+            return error_response(404, f"unknown provider {provider!r}")
         try:
             body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge as exc:
-            return _error(413, str(exc))
+            return error_response(413, str(exc))
         except ClientDisconnect:
-            return _error(400, "client disconnected before the body was read")
+            return error_response(400, "client disconnected before the body was read")
         headers = {k.lower(): v for k, v in request.headers.items()}
         now = clock()
         try:
             delivery = verify(provider, settings, headers, body, now)
         except NotConfigured:
-            return _error(404, f"provider {provider!r} is not configured")
+            return error_response(404, f"provider {provider!r} is not configured")
         except EmailSignatureError as exc:
-            return _error(401, f"invalid signature: {exc}")
+            return error_response(401, f"invalid signature: {exc}")
         except InvalidEmailWebhook as exc:
-            return _error(400, f"invalid {provider} body: {exc}")
+            return error_response(400, f"invalid {provider} body: {exc}")
         envelope = EmailWebhookEnvelope(
             provider=provider,
             delivery_id=delivery,
@@ -162,7 +162,3 @@ def email_handler(
         return JSONResponse({"status": "received", "delivery_id": delivery})
 
     return handle
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
