@@ -8,7 +8,7 @@ import hmac
 import json
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ingest.email_signatures import (
@@ -73,15 +73,6 @@ def test_svix_refusals(body: bytes, ts: int, secret: str, drop: str | None, mess
         del headers[drop]
     with pytest.raises(EmailSignatureError, match=message):
         verify_svix(SVIX_SECRET, headers, body, NOW)
-
-
-@pytest.fixture(scope="module")
-def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public).decode()
 
 
 # SendGrid posts a JSON array with CRLF after each event, and signs the bytes as sent.

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ingest import InMemoryPublisher, create_app
@@ -28,23 +27,14 @@ from zoomstream.settings import Settings
 NOW = int(time.time())
 
 
-@pytest.fixture(scope="module")
-def keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public).decode()
-
-
 @pytest.fixture
-def configured(keys: tuple[ec.EllipticCurvePrivateKey, str]) -> Settings:
+def configured(sendgrid_keys: tuple[ec.EllipticCurvePrivateKey, str]) -> Settings:
     return Settings(
         _env_file=None,
         zoom_webhook_secret=SECRET,
         topic_prefix="unit.",
         resend_webhook_secret=SVIX_SECRET,
-        sendgrid_verification_key=keys[1],
+        sendgrid_verification_key=sendgrid_keys[1],
         postmark_webhook_user="postmark",
         postmark_webhook_password="s3cret",
         mailgun_signing_key=MAILGUN_KEY,
@@ -76,7 +66,7 @@ def mailgun_body(**signature_changes: object) -> bytes:
 
 
 async def test_each_provider_is_published_with_its_delivery_id(
-    configured: Settings, keys: tuple[ec.EllipticCurvePrivateKey, str]
+    configured: Settings, sendgrid_keys: tuple[ec.EllipticCurvePrivateKey, str]
 ) -> None:
     publisher = InMemoryPublisher()
     postmark_body = json.dumps(
@@ -94,7 +84,7 @@ async def test_each_provider_is_published_with_its_delivery_id(
             SENDGRID_BODY,
             {
                 "x-twilio-email-event-webhook-signature": sendgrid_sign(
-                    keys[0], str(NOW), SENDGRID_BODY
+                    sendgrid_keys[0], str(NOW), SENDGRID_BODY
                 ),
                 "x-twilio-email-event-webhook-timestamp": str(NOW),
             },
