@@ -129,11 +129,14 @@ async def replace_rows(
     meeting_uuid: str,
     upserts: Sequence[dict[str, Any]],
     deletes: Sequence[dict[str, Any]],
+    versioned: bool = False,
 ) -> None:
-    """Upsert changed rows by their natural key and delete the ones that no longer exist."""
+    """Upsert changed rows by their natural key and delete the ones that no longer exist.
+
+    `versioned` tables count their changes in a `version` column."""
     if upserts:
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
-        extra = ", version = t.version + 1" if table == "attendance_summaries" else ""
+        extra = ", version = t.version + 1" if versioned else ""
         sql = (
             f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
             f" VALUES (%s, {', '.join(['%s'] * len(columns))})"

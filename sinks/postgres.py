@@ -14,6 +14,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
 
 class Database:
     """A psycopg 3 pool. `transaction()` yields a connection inside one transaction."""
@@ -46,11 +50,6 @@ async def database_reachable(url: str) -> bool:
     async with await AsyncConnection.connect(url, connect_timeout=2) as conn:
         await conn.execute("SELECT 1")
     return True
-
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 async def in_transaction(db: Database, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

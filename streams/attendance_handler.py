@@ -143,6 +143,7 @@ async def recompute(
         meeting_uuid,
         summary_upserts,
         summary_deletes,
+        versioned=True,
     )
     await sink.sync_attended(
         conn,

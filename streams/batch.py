@@ -73,6 +73,12 @@ class Ports:
     backoff: Sequence[float] = (5.0, 30.0)
 
 
+async def reject(letter: DeadLetter, ports: Ports, outcome: BatchOutcome) -> None:
+    """Dead-letter one message and count it."""
+    outcome.dead_letters.append(letter)
+    await ports.send_dead_letter(letter)
+
+
 async def settle(
     results: Sequence[ItemResult], now: datetime, ports: Ports, outcome: BatchOutcome
 ) -> None:
@@ -86,15 +92,9 @@ async def settle(
             )
             outcome.retries += 1
         else:
-            letter = dead_letter(
-                result.item.delivery,
-                result.failure.error,
-                result.failure.traceback,
-                now,
-                result.item.attempt,
-            )
-            outcome.dead_letters.append(letter)
-            await ports.send_dead_letter(letter)
+            failure, item = result.failure, result.item
+            letter = dead_letter(item.delivery, failure.error, failure.traceback, now, item.attempt)
+            await reject(letter, ports, outcome)
 
 
 async def process_batch(
@@ -115,9 +115,7 @@ async def process_batch(
             decoded.append((delivery, decode(delivery)))
         except ValidationError as exc:
             error = f"not a raw webhook envelope: {exc.errors()[0]['msg']}"
-            letter = dead_letter(delivery, error, traceback.format_exc(), now)
-            outcome.dead_letters.append(letter)
-            await ports.send_dead_letter(letter)
+            await reject(dead_letter(delivery, error, traceback.format_exc(), now), ports, outcome)
 
     fresh = first_deliveries(
         decoded,
@@ -131,9 +129,8 @@ async def process_batch(
         try:
             items.append(Item(delivery, envelope, parse_zoom_event(envelope.body)))
         except InvalidZoomEvent as exc:
-            letter = dead_letter(delivery, f"InvalidZoomEvent: {exc}", traceback.format_exc(), now)
-            outcome.dead_letters.append(letter)
-            await ports.send_dead_letter(letter)
+            error = f"InvalidZoomEvent: {exc}"
+            await reject(dead_letter(delivery, error, traceback.format_exc(), now), ports, outcome)
 
     await settle(await ports.apply(items), now, ports, outcome)
     for item in items:

@@ -22,6 +22,7 @@ class PartitionReader:
     def __init__(self, bootstrap_servers: str, group_id: str) -> None:
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
+        self._lookups: Consumer | None = None
 
     def _consumer(self, group_id: str) -> Consumer:
         return Consumer(
@@ -34,30 +35,28 @@ class PartitionReader:
             }
         )
 
+    def _lookup(self) -> Consumer:
+        """One consumer of the group's id, kept for offset look-ups (the idle sweep asks every few
+        seconds). It never subscribes, so it never joins the group."""
+        if self._lookups is None:
+            self._lookups = self._consumer(self._group_id)
+        return self._lookups
+
     def start_offset(self, topic: str, partition: int) -> int:
         """Where the group resumes a partition: its committed offset, else the log start."""
-        consumer = self._consumer(self._group_id)
-        try:
-            [committed] = consumer.committed([TopicPartition(topic, partition)], timeout=10)
-            if committed.offset >= 0:
-                return int(committed.offset)
-            low, _high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10
-            )
-            return int(low)
-        finally:
-            consumer.close()
+        consumer = self._lookup()
+        [committed] = consumer.committed([TopicPartition(topic, partition)], timeout=10)
+        if committed.offset >= 0:
+            return int(committed.offset)
+        low, _high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        return int(low)
 
     def end_offset(self, topic: str, partition: int) -> int:
         """The partition's high watermark: the offset the next message will get."""
-        consumer = self._consumer(self._group_id)
-        try:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10, cached=False
-            )
-            return int(high)
-        finally:
-            consumer.close()
+        _low, high = self._lookup().get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=10, cached=False
+        )
+        return int(high)
 
     def read(
         self, topic: str, partition: int, start: int, end: int, timeout: float = 60.0

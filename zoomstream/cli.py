@@ -155,16 +155,16 @@ def cleanup(
 ) -> None:
     """Delete logs past their retention in bounded batches (the worker also runs this daily)."""
     import asyncio
+    from datetime import UTC, datetime
 
     from sinks import Database
-    from streams.batch import utc_now
     from zoomstream.cleanup import cleanup as run_cleanup
 
     async def go() -> dict[str, int]:
         db = Database(_settings().database_url)
         try:
             days = {"zoom_webhook_logs": webhook_days, "email_logs": email_days}
-            return await run_cleanup(db, utc_now(), days, batch_size)
+            return await run_cleanup(db, datetime.now(tz=UTC), days, batch_size)
         finally:
             await db.close()
 
