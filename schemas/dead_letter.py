@@ -10,7 +10,7 @@ from schemas._types import RawBytes
 
 
 class DeadLetter(BaseModel):
-    """Value of `zoom.webhooks.dead-letter` (key: the original key)."""
+    """Value of `zoom.webhooks.dead-letter` and `email.dead-letter` (key: the original key)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -30,6 +30,10 @@ class EmailEvent(BaseModel):
     kind: EventKind
     bounce_type: Literal["hard", "soft"] | None = None
     provider_message_id: str = Field(description="Matches email_logs.provider_message_id")
+    message_id: str | None = Field(
+        default=None,
+        description="The RFC 5322 Message-ID without <>, when the event carries it: matches email_logs.message_id",
+    )
     recipient: str | None = Field(description="Lower-cased address, when the provider says")
     occurred_at: datetime
     url: str | None = Field(default=None, description="The link clicked")

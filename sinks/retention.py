@@ -7,7 +7,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 # Table → days kept by default (the spec: webhook logs 90 days, email logs one year).
-RETENTION_DAYS = {"zoom_webhook_logs": 90, "email_logs": 365}
+RETENTION_DAYS = {"zoom_webhook_logs": 90, "email_logs": 365, "email_events": 365}
 
 
 async def table_exists(conn: AsyncConnection, table: str) -> bool:

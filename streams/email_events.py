@@ -93,6 +93,7 @@ def resend(body: bytes, svix_id: str) -> list[EmailEvent]:
             kind=kind,
             bounce_type=bounce_type,
             provider_message_id=str(data.get("email_id") or ""),
+            message_id=_message_id(data.get("message_id")),
             recipient=_address(data.get("to")),
             occurred_at=_iso(event.get("created_at")),
             url=click.get("link"),
@@ -136,6 +137,7 @@ def sendgrid(body: bytes) -> list[EmailEvent]:
                 kind=kind,
                 bounce_type=bounce_type,
                 provider_message_id=message_id,
+                message_id=_message_id(event.get("smtp-id")),
                 recipient=_address(event.get("email")),
                 occurred_at=_epoch(event.get("timestamp")),
                 url=event.get("url"),
@@ -246,12 +248,20 @@ def mailgun(body: bytes) -> list[EmailEvent]:
             kind=kind,
             bounce_type=bounce_type,
             provider_message_id=str(headers.get("message-id") or "").strip("<>"),
+            message_id=_message_id(headers.get("message-id")),
             recipient=_address(data.get("recipient")),
             occurred_at=_epoch(data.get("timestamp")),
             url=data.get("url"),
             reason=str(data.get("reason") or status.get("message") or ""),
         )
     ]
+
+
+def _message_id(value: Any) -> str | None:
+    """An RFC Message-ID as email_logs keeps it: without the angle brackets."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().strip("<>") or None
 
 
 def _dict(value: Any) -> dict[str, Any]:

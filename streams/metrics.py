@@ -35,3 +35,15 @@ def count_results(results: Sequence[ItemResult]) -> None:
     for result in results:
         status = result.outcome.status if result.outcome is not None else "failed_attempt"
         EVENTS.labels(result.item.event.event[:50], status).inc()
+
+
+EMAILS_SENT = Counter(
+    "zoomstream_worker_emails",
+    "Send requests handled, by outcome (sent, failed, duplicate, already-done).",
+    ["outcome"],
+)
+EMAIL_EVENTS = Counter(
+    "zoomstream_worker_email_events",
+    "Provider events, by what became of them (stored, duplicate, unmatched so far).",
+    ["result"],
+)

@@ -18,6 +18,7 @@ from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.dedup import expired
+from streams.email_worker import install_email_agents
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
@@ -247,4 +248,6 @@ def create_worker(settings: Settings) -> faust.App:
                 TP(raw_name, gap.partition), gap.start, gap.end - 1
             )
 
+    install_email_agents(app, settings, db)
+    install_email_agents(app, settings, db)
     return app

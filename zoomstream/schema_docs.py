@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas import DeadLetter, RawWebhookEnvelope
 from schemas.attendance import AttendanceRecord
 from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.email_send import EmailSendRequest
 from schemas.recording import RecordingState
 from schemas.retry import RetryRequest
 
@@ -20,6 +21,8 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.recordings": RecordingState,
     "zoom.attendance": AttendanceRecord,
     "email.events.raw": EmailWebhookEnvelope,
+    "email.send-requests": EmailSendRequest,
+    "email.dead-letter": DeadLetter,
 }
 
 

@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     postmark_webhook_user: str | None = None
     postmark_webhook_password: SecretStr | None = None
     mailgun_signing_key: SecretStr | None = None
+    # Outbound email: the SMTP relay (the provider's, or a local one) and how sends are tracked.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool | None = Field(
+        default=None, description="None: STARTTLS when the relay offers it"
+    )
+    smtp_timeout_seconds: float = 30.0
+    email_provider: str = Field(
+        default="smtp", description="Recorded in email_logs.provider: the relay's provider name"
+    )
+    email_message_id_domain: str = Field(
+        default="zoomstream.local", description="Right-hand side of the Message-IDs we set"
+    )
+    email_duplicate_window_minutes: int = 60
+    email_send_backoff_seconds: tuple[float, ...] = Field(
+        default=(5.0, 30.0), description="Waits before the 2nd and 3rd attempt at a send"
+    )
     topic_prefix: str = Field(default="", description="Prefix of every topic and consumer group.")
 
     ingest_host: str = "0.0.0.0"

@@ -16,6 +16,8 @@ ZOOM_RETRY = "zoom.webhooks.retry"
 ZOOM_RECORDINGS = "zoom.recordings"
 ZOOM_ATTENDANCE = "zoom.attendance"
 EMAIL_RAW = "email.events.raw"
+EMAIL_SEND = "email.send-requests"
+EMAIL_DEAD_LETTERS = "email.dead-letter"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ZOOM_RAW), raw),
         TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(EMAIL_RAW), raw),
+        TopicSpec(settings.topic(EMAIL_SEND), raw),
+        TopicSpec(settings.topic(EMAIL_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(ZOOM_RETRY), raw),
         TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
         TopicSpec(settings.topic(ZOOM_ATTENDANCE), compacted),

@@ -271,3 +271,51 @@ def test_malformed_bodies_raise_a_named_error(parse: object, raw: bytes) -> None
             resend(raw, "m")
         else:
             parse(raw)  # type: ignore[operator]
+
+
+def test_message_ids_without_brackets_where_the_provider_sends_them() -> None:
+    [from_resend] = resend(
+        body(
+            {
+                "type": "email.delivered",
+                "created_at": "2026-11-30T10:00:00Z",
+                "data": {
+                    "email_id": "e1",
+                    "message_id": "<r1@zoomstream.local>",
+                    "to": ["a@x.org"],
+                },
+            }
+        ),
+        "msg_1",
+    )
+    [from_sendgrid] = sendgrid(
+        body(
+            [
+                {
+                    "email": "a@x.org",
+                    "event": "delivered",
+                    "sg_event_id": "d1",
+                    "sg_message_id": "q1.filter0001",
+                    "smtp-id": "<r1@zoomstream.local>",
+                    "timestamp": 1764496801,
+                }
+            ]
+        )
+    )
+    [from_mailgun] = mailgun(
+        body(
+            {
+                "signature": {"token": "t1", "timestamp": "1764496800", "signature": "s"},
+                "event-data": {
+                    "event": "delivered",
+                    "timestamp": 1764496801.5,
+                    "recipient": "a@x.org",
+                    "message": {"headers": {"message-id": "r1@zoomstream.local"}},
+                },
+            }
+        )
+    )
+    assert {e.message_id for e in (from_resend, from_sendgrid, from_mailgun)} == {
+        "r1@zoomstream.local"
+    }
+    assert from_sendgrid.provider_message_id == "q1"

@@ -1,0 +1,214 @@
+"""email_logs and email_events: the sender's steps and the provider events, each idempotent.
+
+Rows go in and out as dicts; the stream layer owns their meaning (streams/email_status.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+LOG_COLUMNS = (
+    "uuid",
+    "requested_at",
+    "recipient_email",
+    "recipient_name",
+    "recipient_user_id",
+    "email_type",
+    "subject",
+    "body_text",
+    "body_html",
+    "event_id",
+    "registration_id",
+    "certificate_id",
+    "invitation_id",
+    "sent_by_id",
+    "from_email",
+    "from_name",
+    "reply_to",
+    "provider",
+    "message_id",
+)
+RELATED = ("event_id", "registration_id", "certificate_id", "invitation_id")
+
+
+async def lock_recipient(conn: AsyncConnection, recipient: str) -> None:
+    """Serialise requests for one recipient until the transaction ends.
+
+    Requests are keyed by recipient, so one worker sees them in order; the lock also holds
+    while partitions move between workers (defect 18: the check and the insert cannot race)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (recipient,))
+
+
+async def find_log(conn: AsyncConnection, request_uuid: Any) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM email_logs WHERE uuid = %s", (request_uuid,))
+        return await cur.fetchone()
+
+
+async def duplicate_of(
+    conn: AsyncConnection, row: dict[str, Any], window: timedelta, live: Sequence[str]
+) -> Any | None:
+    """The uuid of a live email of the same type to the same recipient about the same objects,
+    requested within `window` before this one."""
+    related = " AND ".join(f"{c} IS NOT DISTINCT FROM %({c})s::bigint" for c in RELATED)
+    cur = await conn.execute(
+        "SELECT uuid FROM email_logs WHERE recipient_email = %(recipient_email)s"
+        " AND email_type = %(email_type)s AND delivery_status = ANY(%(live)s)"
+        " AND requested_at >= %(since)s AND requested_at <= %(requested_at)s"
+        f" AND {related} ORDER BY requested_at LIMIT 1",
+        {**row, "live": list(live), "since": row["requested_at"] - window},
+    )
+    found = await cur.fetchone()
+    return found[0] if found else None
+
+
+async def insert_log(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
+    columns = ", ".join(LOG_COLUMNS)
+    values = ", ".join(f"%({c})s" for c in LOG_COLUMNS)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"INSERT INTO email_logs ({columns}) VALUES ({values}) RETURNING *", row)
+        inserted = await cur.fetchone()
+    assert inserted is not None
+    return inserted
+
+
+async def record_attempt(conn: AsyncConnection, log_id: int, attempt: int, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE email_logs SET send_attempts = %s, last_attempt_at = %s, updated_at = now()"
+        " WHERE id = %s",
+        (attempt, at, log_id),
+    )
+
+
+async def record_sent(
+    conn: AsyncConnection, log_id: int, at: datetime, provider_message_id: str
+) -> None:
+    await conn.execute(
+        "UPDATE email_logs SET send_state = 'sent', sent_at = %s, provider_message_id = %s,"
+        " send_error = '', error_code = '', updated_at = now() WHERE id = %s",
+        (at, provider_message_id, log_id),
+    )
+
+
+async def record_failed(
+    conn: AsyncConnection, log_id: int, at: datetime, error: str, code: str, final: bool
+) -> None:
+    """Keep the attempt's error; `final` marks the sender as done with this email."""
+    await conn.execute(
+        "UPDATE email_logs SET send_error = %s, error_code = %s, updated_at = now(),"
+        " send_state = CASE WHEN %s THEN 'failed' ELSE send_state END,"
+        " failed_at = CASE WHEN %s THEN %s ELSE failed_at END WHERE id = %s",
+        (error, code[:50], final, final, at, log_id),
+    )
+
+
+EVENT_COLUMNS = (
+    "provider",
+    "event_id",
+    "kind",
+    "bounce_type",
+    "provider_message_id",
+    "message_id",
+    "recipient",
+    "occurred_at",
+    "url",
+    "reason",
+)
+
+
+async def insert_event(conn: AsyncConnection, event: dict[str, Any]) -> bool:
+    """Store one provider event; False when it was stored before (a redelivery)."""
+    columns = ", ".join(EVENT_COLUMNS)
+    values = ", ".join(f"%({c})s" for c in EVENT_COLUMNS)
+    cur = await conn.execute(
+        f"INSERT INTO email_events ({columns}) VALUES ({values})"
+        " ON CONFLICT (provider, event_id) DO NOTHING",
+        event,
+    )
+    return cur.rowcount == 1
+
+
+async def match_log(
+    conn: AsyncConnection, provider_message_id: str, message_id: str | None
+) -> tuple[int, str] | None:
+    """The email an event is about: by the provider's id, else by our Message-ID."""
+    cur = await conn.execute(
+        "SELECT id, recipient_email FROM email_logs"
+        " WHERE (provider_message_id = %(pmid)s AND %(pmid)s <> '') OR message_id = %(mid)s"
+        " ORDER BY id LIMIT 1",
+        {"pmid": provider_message_id, "mid": message_id},
+    )
+    row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+async def attach_events(
+    conn: AsyncConnection, log_id: int, provider_message_id: str, message_id: str
+) -> int:
+    """Link the events that arrived before their email's ids were known; return how many."""
+    cur = await conn.execute(
+        "UPDATE email_events SET email_log_id = %(log)s WHERE email_log_id IS NULL"
+        " AND ((provider_message_id = %(pmid)s AND %(pmid)s <> '') OR message_id = %(mid)s)",
+        {"log": log_id, "pmid": provider_message_id, "mid": message_id},
+    )
+    return cur.rowcount
+
+
+async def link_event(conn: AsyncConnection, provider: str, event_id: str, log_id: int) -> None:
+    await conn.execute(
+        "UPDATE email_events SET email_log_id = %s WHERE provider = %s AND event_id = %s",
+        (log_id, provider, event_id),
+    )
+
+
+async def load_log(
+    conn: AsyncConnection, log_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The email (locked for this transaction) and all its events."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM email_logs WHERE id = %s FOR UPDATE", (log_id,))
+        log = await cur.fetchone()
+        assert log is not None
+        columns = ", ".join(EVENT_COLUMNS)
+        await cur.execute(f"SELECT {columns} FROM email_events WHERE email_log_id = %s", (log_id,))
+        events = await cur.fetchall()
+    return log, events
+
+
+async def write_fields(conn: AsyncConnection, log_id: int, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{c} = %({c})s" for c in fields)
+    await conn.execute(
+        f"UPDATE email_logs SET {assignments}, updated_at = now() WHERE id = %(id)s",
+        {**fields, "id": log_id},
+    )
+
+
+async def suppress_address(conn: AsyncConnection, address: str) -> int:
+    """Mark the address bounced in every contact list that holds it; return how many changed.
+
+    Every list, not only the sender's (spec defect 17): a hard bounce or a complaint is a fact
+    about the address, and system emails have no sender at all."""
+    cur = await conn.execute(
+        "UPDATE contacts SET email_bounced = true, updated_at = now()"
+        " WHERE lower(email) = lower(%s) AND NOT email_bounced",
+        (address,),
+    )
+    return cur.rowcount
+
+
+async def suppress_if_reported(conn: AsyncConnection, log_id: int) -> int:
+    """Suppress the email's recipient if any of its events is a hard bounce or a complaint
+    (for events that arrived before their email's ids were known)."""
+    cur = await conn.execute(
+        "UPDATE contacts SET email_bounced = true, updated_at = now()"
+        " WHERE lower(email) = (SELECT recipient_email FROM email_logs WHERE id = %(log)s)"
+        " AND NOT email_bounced AND EXISTS (SELECT 1 FROM email_events WHERE email_log_id = %(log)s"
+        "  AND (kind = 'complained' OR (kind = 'bounced' AND bounce_type IS DISTINCT FROM 'soft')))",
+        {"log": log_id},
+    )
+    return cur.rowcount

@@ -1,0 +1,134 @@
+"""The email agents: send requests out through SMTP, provider events in to email_logs."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import faust
+import psycopg
+from psycopg import AsyncConnection
+from pydantic import ValidationError
+
+from schemas import DeadLetter
+from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.email_event import EmailEvent
+from schemas.email_send import EmailSendRequest
+from sinks import Database, in_transaction
+from streams import metrics
+from streams.batch import utc_now
+from streams.email_events import InvalidEmailWebhook
+from streams.email_sender import EmailSender, Mailer, SmtpMailer
+from streams.email_tracking import Applied, apply_events, normalise
+from zoomstream.settings import Settings
+from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
+
+log = logging.getLogger(__name__)
+
+
+def smtp_mailer(settings: Settings) -> SmtpMailer:
+    password = settings.smtp_password
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        password.get_secret_value() if password else None,
+        settings.smtp_start_tls,
+        settings.smtp_timeout_seconds,
+    )
+
+
+def install_email_agents(
+    app: faust.App, settings: Settings, db: Database, mailer: Mailer | None = None
+) -> None:
+    def byte_topic(name: str) -> Any:
+        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+
+    dead_letters = byte_topic(EMAIL_DEAD_LETTERS)
+    sender = EmailSender(
+        db,
+        mailer or smtp_mailer(settings),
+        provider=settings.email_provider,
+        domain=settings.email_message_id_domain,
+        duplicate_window=timedelta(minutes=settings.email_duplicate_window_minutes),
+        backoff=settings.email_send_backoff_seconds,
+        clock=utc_now,
+    )
+
+    async def reject(event: Any, error: str) -> None:
+        message = event.message
+        letter = DeadLetter(
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            value=event.value,
+            error=error[:1000],
+            traceback=traceback.format_exc()[-5000:],
+            failed_at=utc_now(),
+        )
+        await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
+        metrics.DEAD_LETTERS.inc()
+        log.error(
+            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
+        )
+
+    @app.agent(byte_topic(EMAIL_SEND), name="email-send")
+    async def send_agent(stream: Any) -> None:
+        """One request at a time, in order per recipient (the topic's key)."""
+        async for event in stream.events():
+            try:
+                request = EmailSendRequest.model_validate_json(event.value)
+            except ValidationError as exc:
+                await reject(event, f"not an email send request: {exc.errors()[0]['msg']}")
+                continue
+            try:
+                outcome = await sender.handle(request)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:  # a value no column can hold: never blocks the partition
+                await reject(event, f"{type(exc).__name__}: {exc}")
+                continue
+            metrics.EMAILS_SENT.labels(outcome).inc()
+
+    @app.agent(byte_topic(EMAIL_RAW), name="email-events")
+    async def events_agent(stream: Any) -> None:
+        """Batches of provider deliveries, applied in one transaction; offsets after the commit."""
+        batches = stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_seconds
+        )
+        async for events in batches:
+            parsed: list[tuple[Any, list[EmailEvent]]] = []
+            for event in events:
+                try:
+                    envelope = EmailWebhookEnvelope.model_validate_json(event.value)
+                    parsed.append((event, normalise(envelope)))
+                except (ValidationError, InvalidEmailWebhook) as exc:
+                    await reject(event, f"not an email-provider delivery: {exc}")
+            results = await in_transaction(db, partial(apply_deliveries, parsed=parsed))
+            for (event, _), result in zip(parsed, results, strict=True):
+                if isinstance(result, Exception):
+                    await reject(event, f"{type(result).__name__}: {result}")
+                    continue
+                metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
+                metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
+                metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
+
+
+async def apply_deliveries(
+    conn: AsyncConnection, parsed: list[tuple[Any, list[EmailEvent]]]
+) -> list[Applied | Exception]:
+    """Each delivery in a savepoint of the batch's transaction: one that fails (a value no
+    column can hold) is returned as its error, for the dead-letter topic, and the rest commit."""
+    results: list[Applied | Exception] = []
+    for _event, found in parsed:
+        try:
+            async with conn.transaction():
+                results.append(await apply_events(conn, found))
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            results.append(exc)
+    return results
