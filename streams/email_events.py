@@ -252,7 +252,10 @@ def mailgun(body: bytes) -> list[EmailEvent]:
             recipient=_address(data.get("recipient")),
             occurred_at=_epoch(data.get("timestamp")),
             url=data.get("url"),
-            reason=str(data.get("reason") or status.get("message") or ""),
+            # The receiving server's answer says more than Mailgun's category ("bounce")
+            reason=str(
+                status.get("message") or status.get("description") or data.get("reason") or ""
+            ),
         )
     ]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from zoomstream.samples import dumps, sign
 from zoomstream.settings import Settings
@@ -22,3 +25,13 @@ def signed(
 ) -> tuple[bytes, dict[str, str]]:
     raw = body if isinstance(body, bytes) else dumps(body)
     return raw, sign(secret.encode(), raw, int(time.time()) if timestamp is None else timestamp)
+
+
+@pytest.fixture(scope="session")
+def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """A key pair of our own, signing as SendGrid would; the public half goes in the settings."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, base64.b64encode(public).decode()

@@ -18,11 +18,19 @@ SELECT md5(n::text) || md5((n + 1)::text), 'meeting.started', %(now)s, %(now)s,
        CASE WHEN n <= 12000 THEN %(now)s - interval '91 days' ELSE %(now)s - interval '89 days' END
 FROM generate_series(1, 12010) AS n
 """
+INSERT_EMAILS = """
+INSERT INTO email_logs (uuid, recipient_email, email_type, subject, from_email, requested_at,
+                        message_id, created_at)
+SELECT gen_random_uuid(), 'a@x.org', 'other', 's', 'f@x.org', %(now)s, n || '@x',
+       CASE WHEN n <= 7 THEN %(now)s - interval '366 days' ELSE %(now)s - interval '364 days' END
+FROM generate_series(1, 10) AS n
+"""
 
 
-def test_logs_older_than_90_days_go_in_batches_and_younger_ones_stay(database_url: str) -> None:
+def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(INSERT_OLD_AND_NEW, {"now": NOW})
+        conn.execute(INSERT_EMAILS, {"now": NOW})
 
     async def run() -> dict[str, int]:
         db = Database(database_url)
@@ -31,6 +39,7 @@ def test_logs_older_than_90_days_go_in_batches_and_younger_ones_stay(database_ur
         finally:
             await db.close()
 
-    assert asyncio.run(run()) == {"zoom_webhook_logs": 12000}
+    assert asyncio.run(run()) == {"zoom_webhook_logs": 12000, "email_logs": 7, "email_events": 0}
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM zoom_webhook_logs").fetchone() == (10,)
+        assert conn.execute("SELECT count(*) FROM email_logs").fetchone() == (3,)
