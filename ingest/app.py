@@ -16,7 +16,9 @@ from ingest.body import BodyTooLarge, error_response, read_body
 from ingest.email_webhooks import email_handler
 from ingest.envelope import build_envelope
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
+from ingest.openapi import document
 from ingest.publisher import Publisher, PublishError
+from ingest.recordings_api import RecordingApi
 from ingest.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -25,6 +27,7 @@ from ingest.signature import (
     verify_zoom_request,
 )
 from schemas import URL_VALIDATION, InvalidZoomEvent, parse_zoom_event
+from sinks import Database
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_RAW
 
@@ -37,6 +40,7 @@ def create_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     clock: Callable[[], float] = time.time,
     metrics: IngestMetrics | None = None,
+    db: Database | None = None,
 ) -> Starlette:
     """Build the ingest app. The publisher is started and closed by the app's lifespan."""
     secret = settings.secret_bytes()
@@ -47,6 +51,9 @@ def create_app(
         return error_response(status, message)
 
     raw_topic = settings.topic(ZOOM_RAW)
+    db = db or Database(settings.database_url)
+    recording_api = RecordingApi(settings, publisher, db, clock)
+    openapi = document()
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 
     async def zoom_webhook(request: Request) -> Response:
@@ -100,6 +107,9 @@ def create_app(
     async def prometheus(_request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(openapi)
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -115,6 +125,7 @@ def create_app(
             yield
         finally:
             await publisher.close()
+            await db.close()
 
     return Starlette(
         routes=[
@@ -127,6 +138,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            *recording_api.routes(),
         ],
         lifespan=lifespan,
     )

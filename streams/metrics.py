@@ -47,3 +47,4 @@ EMAIL_EVENTS = Counter(
     "Provider events, by what became of them (stored, duplicate, unmatched so far).",
     ["result"],
 )
+VIEW_EVENTS = Counter("zoomstream_worker_view_events", "Recording view and progress events read.")

@@ -17,10 +17,11 @@ from sinks import Database, in_transaction
 from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
-from streams.dedup import expired
 from streams.email_worker import install_email_agents
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
+from streams.tables import SeenTable
+from streams.views_worker import install_view_agents
 from streams.webhook_log import Delivery
 from zoomstream.cleanup import cleanup
 from zoomstream.settings import Settings
@@ -36,38 +37,6 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 60.0
 GAP_SWEEP_SECONDS = 5.0
-
-
-class SeenTable:
-    """The dedup window in a Faust table, written to the changelog partition of its source.
-
-    Faust only lets a table be set from inside a stream iteration, where the current event names
-    the partition; a batch from `take_events` has no current event. Entries are written after
-    their rows are committed, so the partition is passed explicitly, through the table's own
-    `send_changelog`, keeping the table co-partitioned with `zoom.webhooks.raw`. Each value is
-    `[first receive time, partition]`, so that pruning can write the tombstone where the entry is.
-    """
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def get(self, key: str, /) -> float | None:
-        value = self._table.data.get(key)
-        return None if value is None else float(value[0])
-
-    def mark(self, key: str, received_at: float, partition: int) -> None:
-        value = [received_at, partition]
-        self._table.send_changelog(partition, key, value)
-        self._table.data[key] = value
-
-    def prune(self, now: float, window_seconds: float) -> int:
-        """Forget entries older than the window, in memory and in the changelog."""
-        data = self._table.data
-        stale = expired({key: value[0] for key, value in data.items()}, now, window_seconds)
-        for key in stale:
-            self._table.send_changelog(data[key][1], key, None, value_serializer="raw")
-            del data[key]
-        return len(stale)
 
 
 def create_worker(settings: Settings) -> faust.App:
@@ -249,5 +218,7 @@ def create_worker(settings: Settings) -> faust.App:
             )
 
     install_email_agents(app, settings, db)
+    install_view_agents(app, settings, db)
     install_email_agents(app, settings, db)
+    install_view_agents(app, settings, db)
     return app

@@ -13,6 +13,7 @@ from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_send import EmailSendRequest
 from schemas.recording import RecordingState
 from schemas.retry import RetryRequest
+from schemas.view_event import RecordingViewEvent
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.webhooks.raw": RawWebhookEnvelope,
@@ -23,6 +24,8 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "email.events.raw": EmailWebhookEnvelope,
     "email.send-requests": EmailSendRequest,
     "email.dead-letter": DeadLetter,
+    "recordings.view-events": RecordingViewEvent,
+    "recordings.view-events.dead-letter": DeadLetter,
 }
 
 

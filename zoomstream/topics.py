@@ -18,6 +18,8 @@ ZOOM_ATTENDANCE = "zoom.attendance"
 EMAIL_RAW = "email.events.raw"
 EMAIL_SEND = "email.send-requests"
 EMAIL_DEAD_LETTERS = "email.dead-letter"
+RECORDING_VIEWS = "recordings.view-events"
+RECORDING_VIEW_DEAD_LETTERS = "recordings.view-events.dead-letter"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(EMAIL_RAW), raw),
         TopicSpec(settings.topic(EMAIL_SEND), raw),
         TopicSpec(settings.topic(EMAIL_DEAD_LETTERS), raw),
+        TopicSpec(settings.topic(RECORDING_VIEWS), raw),
+        TopicSpec(settings.topic(RECORDING_VIEW_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(ZOOM_RETRY), raw),
         TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
         TopicSpec(settings.topic(ZOOM_ATTENDANCE), compacted),
