@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from tests.conftest import SECRET
 from zoomstream.migrate import migrate
@@ -179,8 +179,21 @@ def messages_in_topic(topic: str, bootstrap: str = BOOTSTRAP) -> int:
         partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
         total = 0
         for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            low, high = watermarks(consumer, TopicPartition(topic, partition))
             total += high - low
         return total
     finally:
         consumer.close()
+
+
+def watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """The partition's offsets, waiting out a leader election (a topic created a moment ago)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=10)
+            return int(low), int(high)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,0 +1,351 @@
+"""The recording API over HTTP, on the real PostgreSQL and Kafka: every endpoint, its auth
+failures, and what reaches Kafka."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import psycopg
+import pytest
+from confluent_kafka import Consumer
+from starlette.testclient import TestClient
+
+from ingest import KafkaPublisher, create_app
+from tests.conftest import SECRET
+from tests.integration.conftest import BOOTSTRAP, messages_in_topic
+from zoomstream.settings import Settings
+from zoomstream.topics import RECORDING_VIEWS, ZOOM_RECORDINGS, ensure_topics
+
+pytestmark = pytest.mark.integration
+JWT_SECRET = "platform-jwt-secret-for-the-api-tests-0123456789abcdef"
+ZOOM_URL = "https://us06web.zoom.us/rec/play/secret-play-url"
+
+
+@dataclass
+class World:
+    client: TestClient
+    settings: Settings
+    database_url: str
+    event: str
+    users: dict[str, str]
+    recordings: dict[str, str]
+
+    def token(self, who: str, **claims: Any) -> dict[str, str]:
+        values: dict[str, Any] = {"sub": self.users[who], "exp": int(time.time()) + 300}
+        values.update(claims)
+        return {"Authorization": f"Bearer {jwt.encode(values, JWT_SECRET, algorithm='HS256')}"}
+
+    def topic_count(self, name: str) -> int:
+        return messages_in_topic(self.settings.topic(name))
+
+
+def insert_world(database_url: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    users: dict[str, str] = {}
+    recordings: dict[str, str] = {}
+    with psycopg.connect(database_url) as conn:
+        for name in ("organizer", "confirmed", "pending", "attended", "stranger"):
+            row = conn.execute(
+                "INSERT INTO users (email, name) VALUES (%s, %s) RETURNING id, uuid",
+                (f"{name}@x.org", name),
+            ).fetchone()
+            assert row is not None
+            users[name] = str(row[1])
+        ids: dict[str, int] = dict(conn.execute("SELECT name, id FROM users").fetchall())
+        event_row = conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, organizer_id) VALUES"
+            " ('Ethics in Practice', '81234567890', %s) RETURNING id, uuid",
+            (ids["organizer"],),
+        ).fetchone()
+        assert event_row is not None
+        event_id, event_uuid = event_row
+        for name, status, attended in (
+            ("confirmed", "confirmed", False),
+            ("pending", "pending", False),
+            ("attended", "confirmed", True),
+        ):
+            conn.execute(
+                "INSERT INTO registrations (event_id, user_id, email, status, attended)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (event_id, ids[name], f"{name}@x.org", status, attended),
+            )
+        for name, level, published, status in (
+            ("registrants", "registrants", True, "available"),
+            ("attendees", "attendees", True, "available"),
+            ("public", "public", True, "available"),
+            ("draft", "registrants", False, "available"),
+            ("processing", "registrants", True, "processing"),
+        ):
+            row = conn.execute(
+                "INSERT INTO zoom_recordings (event_id, zoom_meeting_id, zoom_meeting_uuid,"
+                " zoom_recording_id, recording_start, recording_end, duration_seconds, status,"
+                " access_level, is_published, share_url, zoom_password, source_event_at)"
+                " VALUES (%s, '81234567890', %s, %s, now() - interval '1 hour', now(), 3600,"
+                " %s, %s, %s, 'https://zoom.us/rec/share/x', 'zoompw', now()) RETURNING id, uuid",
+                (event_id, f"occ-{name}", f"occ-{name}", status, level, published),
+            ).fetchone()
+            assert row is not None
+            recordings[name] = str(row[1])
+            conn.execute(
+                "INSERT INTO zoom_recording_files (recording_id, zoom_file_id, file_type,"
+                " recording_type, play_url, download_url, source_event_at)"
+                " VALUES (%s, %s, 'video', 'shared_screen_with_speaker_view', %s,"
+                " 'https://zoom.us/rec/webhook_download/x', now())",
+                (row[0], f"file-{name}", ZOOM_URL),
+            )
+    return str(event_uuid), users, recordings
+
+
+@pytest.fixture
+def world(database_url: str, topic_prefix: str) -> Iterator[World]:
+    settings = Settings(
+        _env_file=None,
+        zoom_webhook_secret=SECRET,
+        platform_jwt_secret=JWT_SECRET,
+        kafka_bootstrap_servers=BOOTSTRAP,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+    )
+    ensure_topics(settings)
+    event, users, recordings = insert_world(database_url)
+    app = create_app(settings, KafkaPublisher(BOOTSTRAP, 5.0))
+    with TestClient(app) as client:
+        yield World(client, settings, database_url, event, users, recordings)
+
+
+def test_attendee_list_shows_published_available_recordings_with_access(world: World) -> None:
+    anonymous = world.client.get(f"/api/events/{world.event}/recordings/")
+    assert anonymous.status_code == 200
+    listed = {item["uuid"]: item["can_access"] for item in anonymous.json()}
+    r = world.recordings
+    assert listed == {r["registrants"]: False, r["attendees"]: False, r["public"]: True}
+    mine = world.client.get(
+        f"/api/events/{world.event}/recordings/", headers=world.token("confirmed")
+    ).json()
+    assert {item["uuid"]: item["can_access"] for item in mine}[r["registrants"]] is True
+    assert ZOOM_URL not in anonymous.text and "zoompw" not in anonymous.text
+    assert world.client.get(f"/api/events/{uuid.uuid4()}/recordings/").status_code == 404
+    assert world.client.get("/api/events/not-a-uuid/recordings/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "recording", "status"),
+    [
+        (None, "registrants", 401),
+        (None, "public", 200),
+        ("stranger", "registrants", 403),
+        ("pending", "registrants", 403),
+        ("confirmed", "registrants", 200),
+        ("confirmed", "attendees", 403),
+        ("attended", "attendees", 200),
+        ("confirmed", "draft", 403),
+        ("confirmed", "processing", 403),
+        ("organizer", "draft", 200),
+    ],
+)
+def test_detail_follows_the_access_rules(
+    world: World, who: str | None, recording: str, status: int
+) -> None:
+    headers = world.token(who) if who else {}
+    response = world.client.get(f"/api/recordings/{world.recordings[recording]}/", headers=headers)
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert [f["file_type"] for f in response.json()["files"]] == ["video"]
+    assert ZOOM_URL not in response.text  # the detail never carries URLs
+
+
+def test_bad_tokens_and_unknown_ids(world: World) -> None:
+    path = f"/api/recordings/{world.recordings['public']}/"
+    for headers in (
+        {"Authorization": "Bearer not-a-token"},
+        world.token("confirmed", exp=int(time.time()) - 5),
+        {"Authorization": "Basic dXNlcjpwdw=="},
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": str(uuid.uuid4()), "exp": int(time.time()) + 60}, JWT_SECRET)
+        },
+    ):
+        response = world.client.get(path, headers=headers)
+        assert response.status_code == 401, response.text
+        assert "error" in response.json()
+    assert world.client.get(f"/api/recordings/{uuid.uuid4()}/").status_code == 404
+
+
+def test_access_gives_urls_records_a_view_and_checks_the_password(world: World) -> None:
+    registrants = world.recordings["registrants"]
+    before = world.topic_count(RECORDING_VIEWS)
+    refused = world.client.get(f"/api/recordings/{registrants}/access/")
+    assert refused.status_code == 401 and ZOOM_URL not in refused.text
+    granted = world.client.get(
+        f"/api/recordings/{registrants}/access/", headers=world.token("confirmed")
+    )
+    assert granted.status_code == 200
+    body = granted.json()
+    assert [f["url"] for f in body["files"]] == [ZOOM_URL]
+    assert body["zoom_password"] == "zoompw"
+    assert world.topic_count(RECORDING_VIEWS) == before + 1
+
+    organizer = world.token("organizer")
+    put = world.client.put(
+        f"/api/recordings/{registrants}/", json={"access_password": "s3same"}, headers=organizer
+    )
+    assert put.status_code == 200 and put.json()["requires_password"] is True
+    with psycopg.connect(world.database_url) as conn:
+        stored = conn.execute(
+            "SELECT access_password, access_password_hash FROM zoom_recordings WHERE uuid = %s",
+            (registrants,),
+        ).fetchone()
+    assert stored is not None and stored[0] == "" and stored[1].startswith("scrypt$")
+    assert "s3same" not in stored[1]
+    headers = world.token("confirmed")
+    no_password = world.client.get(f"/api/recordings/{registrants}/access/", headers=headers)
+    assert no_password.status_code == 403 and ZOOM_URL not in no_password.text
+    wrong = world.client.get(
+        f"/api/recordings/{registrants}/access/",
+        headers={**headers, "X-Recording-Password": "guess"},
+    )
+    assert wrong.status_code == 403
+    right = world.client.get(
+        f"/api/recordings/{registrants}/access/",
+        headers={**headers, "X-Recording-Password": "s3same"},
+    )
+    assert right.status_code == 200
+    # The organizer previews without the password, even unpublished, and that is no view.
+    views = world.topic_count(RECORDING_VIEWS)
+    for name in ("registrants", "draft"):
+        preview = world.client.get(
+            f"/api/recordings/{world.recordings[name]}/access/", headers=organizer
+        )
+        assert preview.status_code == 200
+    assert world.topic_count(RECORDING_VIEWS) == views
+
+
+def test_progress_is_accepted_into_kafka_or_refused_with_reasons(world: World) -> None:
+    path = f"/api/recordings/{world.recordings['registrants']}/progress/"
+    headers = world.token("confirmed")
+    before = world.topic_count(RECORDING_VIEWS)
+    accepted = world.client.post(
+        path, json={"position_seconds": 30, "watch_seconds": 10, "beacon_id": "b1"}, headers=headers
+    )
+    assert accepted.status_code == 202 and accepted.json()["status"] == "accepted"
+    assert world.topic_count(RECORDING_VIEWS) == before + 1
+    invalid = world.client.post(
+        path, json={"position_seconds": -1, "watch_seconds": "ten"}, headers=headers
+    )
+    assert invalid.status_code == 422
+    assert {tuple(f["loc"]) for f in invalid.json()["fields"]} == {
+        ("position_seconds",),
+        ("watch_seconds",),
+    }
+    extra = world.client.post(
+        path, json={"position_seconds": 1, "watch_seconds": 1, "completed": True}, headers=headers
+    )
+    assert extra.status_code == 422
+    not_json = world.client.post(path, content=b"{nope", headers=headers)
+    assert not_json.status_code == 400
+    public = f"/api/recordings/{world.recordings['public']}/progress/"
+    beacon = {"position_seconds": 1, "watch_seconds": 1}
+    assert world.client.post(public, json=beacon).status_code == 401
+    assert (
+        world.client.post(public, json=beacon, headers=world.token("stranger")).status_code == 403
+    )
+    assert world.client.post(path, json=beacon, headers=world.token("pending")).status_code == 403
+    assert world.topic_count(RECORDING_VIEWS) == before + 1  # nothing refused reached Kafka
+
+
+def test_organizer_list_update_publish_and_unpublish(world: World) -> None:
+    organizer = world.token("organizer")
+    path = f"/api/organizer/events/{world.event}/recordings/"
+    assert world.client.get(path).status_code == 401
+    assert world.client.get(path, headers=world.token("confirmed")).status_code == 403
+    listed = world.client.get(path, headers=organizer)
+    assert listed.status_code == 200
+    items = {item["uuid"]: item for item in listed.json()}
+    assert set(items) == set(world.recordings.values())  # unpublished and processing included
+    draft = items[world.recordings["draft"]]
+    assert (draft["view_count"], draft["completions"], draft["completion_rate"]) == (0, 0, 0.0)
+
+    target = world.recordings["draft"]
+    forbidden = world.client.put(
+        f"/api/recordings/{target}/", json={"title": "Mine"}, headers=world.token("confirmed")
+    )
+    assert forbidden.status_code == 403
+    bad = world.client.put(
+        f"/api/recordings/{target}/", json={"access_level": "everyone"}, headers=organizer
+    )
+    assert bad.status_code == 422 and bad.json()["fields"][0]["loc"] == ["access_level"]
+    updated = world.client.put(
+        f"/api/recordings/{target}/",
+        json={"title": "Ethics, recorded", "access_level": "public"},
+        headers=organizer,
+    )
+    assert updated.status_code == 200
+    assert (updated.json()["title"], updated.json()["access_level"]) == (
+        "Ethics, recorded",
+        "public",
+    )
+
+    states = world.topic_count(ZOOM_RECORDINGS)
+    assert world.client.post(f"/api/recordings/{target}/publish/").status_code == 401
+    assert (
+        world.client.post(
+            f"/api/recordings/{target}/publish/", headers=world.token("attended")
+        ).status_code
+        == 403
+    )
+    published = world.client.post(f"/api/recordings/{target}/publish/", headers=organizer)
+    assert published.status_code == 200 and published.json()["is_published"] is True
+    again = world.client.post(f"/api/recordings/{target}/publish/", headers=organizer)
+    assert again.status_code == 200
+    assert world.topic_count(ZOOM_RECORDINGS) == states + 1  # published once, announced once
+    assert world.client.get(f"/api/recordings/{target}/").status_code == 200  # public now
+    hidden = world.client.post(f"/api/recordings/{target}/unpublish/", headers=organizer)
+    assert hidden.status_code == 200 and hidden.json()["is_published"] is False
+    assert world.client.get(f"/api/recordings/{target}/").status_code == 403
+    state = last_message(world.settings.topic(ZOOM_RECORDINGS))
+    assert (state["recording_uuid"], state["is_published"]) == (target, False)
+
+
+def test_openapi_lists_every_path(world: World) -> None:
+    document = world.client.get("/openapi.json").json()
+    assert set(document["paths"]) >= {
+        "/api/events/{uuid}/recordings/",
+        "/api/recordings/{uuid}/",
+        "/api/recordings/{uuid}/access/",
+        "/api/recordings/{uuid}/progress/",
+        "/api/recordings/{uuid}/publish/",
+        "/api/recordings/{uuid}/unpublish/",
+        "/api/organizer/events/{uuid}/recordings/",
+    }
+    assert set(document["paths"]["/api/recordings/{uuid}/"]) == {"get", "put"}
+
+
+def last_message(topic: str) -> dict[str, Any]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": f"probe-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    found: list[tuple[int, dict[str, Any]]] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        message = consumer.poll(1.0)
+        if message is None:
+            if found:
+                break
+            continue
+        raw = message.value()
+        if message.error() is None and raw is not None:
+            value = json.loads(raw)
+            found.append((value["version"], value))
+    consumer.close()
+    assert found
+    return max(found, key=lambda pair: pair[0])[1]
