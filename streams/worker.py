@@ -219,6 +219,4 @@ def create_worker(settings: Settings) -> faust.App:
 
     install_email_agents(app, settings, db)
     install_view_agents(app, settings, db)
-    install_email_agents(app, settings, db)
-    install_view_agents(app, settings, db)
     return app
