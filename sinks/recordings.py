@@ -85,7 +85,8 @@ INSERT INTO zoom_recordings AS r (
     %(recording_start)s, %(recording_end)s, %(duration_seconds)s, %(total_size_bytes)s,
     %(zoom_password)s, %(share_url)s, %(host_email)s, %(download_token)s,
     %(download_token_expires_at)s, %(source_event_at)s, %(auto_publish)s, %(auto_publish)s,
-    CASE WHEN %(auto_publish)s THEN %(now)s END
+    -- the event's time, not the clock: a rebuild gives the same row
+    CASE WHEN %(auto_publish)s THEN %(source_event_at)s END
 )
 ON CONFLICT (zoom_recording_id) DO UPDATE SET
     zoom_meeting_id = EXCLUDED.zoom_meeting_id,

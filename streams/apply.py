@@ -52,6 +52,8 @@ class Item:
     envelope: RawWebhookEnvelope
     event: ZoomEvent
     attempt: int = 1
+    last_attempt: bool = False
+    """No retry will follow a failure (a replay): it is final at any attempt."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def log_row(
         status, message, trace = outcome.status, outcome.message, ""
     else:
         assert failure is not None
-        final = failure.is_final(item.attempt)
+        final = failure.is_final(item.attempt) or item.last_attempt
         status = "failed" if final else "pending"
         message = (
             failure.error if final else f"attempt {item.attempt} failed, retrying: {failure.error}"

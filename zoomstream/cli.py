@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -150,7 +151,9 @@ def demo(
 @app.command()
 def cleanup(
     webhook_days: Annotated[int, typer.Option(help="Keep zoom_webhook_logs this many days.")] = 90,
-    email_days: Annotated[int, typer.Option(help="Keep email_logs this many days.")] = 365,
+    email_days: Annotated[
+        int, typer.Option(help="Keep email_logs and email_events this many days.")
+    ] = 365,
     batch_size: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 5000,
 ) -> None:
     """Delete logs past their retention in bounded batches (the worker also runs this daily)."""
@@ -163,13 +166,67 @@ def cleanup(
     async def go() -> dict[str, int]:
         db = Database(_settings().database_url)
         try:
-            days = {"zoom_webhook_logs": webhook_days, "email_logs": email_days}
+            days = {
+                "zoom_webhook_logs": webhook_days,
+                "email_logs": email_days,
+                "email_events": email_days,
+            }
             return await run_cleanup(db, datetime.now(tz=UTC), days, batch_size)
         finally:
             await db.close()
 
     for table, count in asyncio.run(go()).items():
         typer.echo(f"{table}: {count} rows deleted")
+
+
+TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+@app.command()
+def replay(
+    start: Annotated[
+        datetime,
+        typer.Option("--from", formats=TIME_FORMATS, help="Start (UTC unless an offset is given)."),
+    ],
+    end: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=TIME_FORMATS, help="End, exclusive (default: now)."),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--event-type", help="Only these Zoom event types (repeatable)."),
+    ] = None,
+    email: Annotated[bool, typer.Option(help="Also replay email.events.raw.")] = True,
+) -> None:
+    """Reprocess a period of the raw topics into the same tables; duplicates nothing."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from zoomstream.replay import replay as run_replay
+
+    def utc(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    until = utc(end) if end else datetime.now(tz=UTC)
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task("replaying", total=None)
+        summary = asyncio.run(
+            run_replay(
+                _settings(),
+                utc(start),
+                until,
+                event_type or (),
+                include_email=email,
+                advance=lambda n: progress.advance(task, n),
+                announce_total=lambda n: progress.update(task, total=n),
+            )
+        )
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failed or summary.unreadable:
+        raise typer.Exit(code=2)
 
 
 @app.command()

@@ -1,0 +1,206 @@
+"""`zoomstream replay`: a period of the raw topics through the same transforms, into the same
+tables, without the worker's dedup window and without duplicating anything.
+
+Reads `zoom.webhooks.raw` and `email.events.raw` from the offsets of T1 to those of T2 (Kafka's
+timestamps, which ingest sets when it accepts a request) with a consumer of its own that
+commits nothing. Each distinct delivery is applied once per replay by the worker's own code
+(`apply_items`, `apply_events`); every effect is an upsert by natural key, so replaying over
+existing rows changes nothing and replaying into wiped tables rebuilds them. Derived topics are
+not published (their versions would not be those of the live stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from pydantic import ValidationError
+
+from schemas import InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
+from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.email_event import EmailEvent
+from sinks import Database, in_transaction
+from streams.apply import Item, apply_items, build_handlers
+from streams.email_events import InvalidEmailWebhook
+from streams.email_tracking import apply_events, normalise
+from streams.webhook_log import Delivery
+from zoomstream.settings import Settings
+from zoomstream.topics import EMAIL_RAW, ZOOM_RAW
+
+BATCH = 500
+
+
+@dataclass
+class ReplaySummary:
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    unreadable: int = 0
+    failed: int = 0
+    email_events: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        rate = self.read / self.seconds if self.seconds else 0.0
+        lines = [
+            f"read {self.read} messages in {self.seconds:.1f} s ({rate:,.0f}/s)",
+            f"applied {self.applied} webhooks, {self.duplicates} duplicate deliveries skipped,"
+            f" {self.filtered} of other event types, {self.unreadable} unreadable,"
+            f" {self.failed} failed (their log rows say why)",
+            f"email-provider events stored or already stored: {self.email_events}",
+        ]
+        lines += [f"  {kind:40} {count}" for kind, count in sorted(self.by_type.items())]
+        return lines
+
+
+def offsets_between(
+    consumer: Consumer, topic: str, start: datetime, end: datetime, timeout: float = 30.0
+) -> list[tuple[TopicPartition, int]]:
+    """Per partition: where T1 begins, and the end offset (exclusive) of T2."""
+    metadata = consumer.list_topics(topic, timeout=timeout)
+    if topic not in metadata.topics:
+        return []
+    partitions = sorted(metadata.topics[topic].partitions)
+    at_start = consumer.offsets_for_times(
+        [TopicPartition(topic, p, int(start.timestamp() * 1000)) for p in partitions], timeout
+    )
+    at_end = consumer.offsets_for_times(
+        [TopicPartition(topic, p, int(end.timestamp() * 1000)) for p in partitions], timeout
+    )
+    ranges = []
+    for first, last in zip(at_start, at_end, strict=True):
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, first.partition), timeout)
+        begin = high if first.offset in (OFFSET_END, -1) else first.offset
+        stop = high if last.offset in (OFFSET_END, -1) else last.offset
+        if stop > begin:
+            ranges.append((TopicPartition(topic, first.partition, begin), stop))
+    return ranges
+
+
+class RangeReader:
+    """Reads the given ranges once, then reports that it is done."""
+
+    def __init__(self, bootstrap: str, ranges: Sequence[tuple[TopicPartition, int]]) -> None:
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"zoomstream-replay-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self._ends = {(tp.topic, tp.partition): end for tp, end in ranges}
+        self._consumer.assign([tp for tp, _ in ranges])
+        self.total = sum(end - tp.offset for tp, end in ranges)
+
+    def read(self, limit: int) -> list[Delivery]:
+        found = []
+        for message in self._consumer.consume(limit, timeout=1.0):
+            if message.error() is not None:
+                raise RuntimeError(f"replay read failed: {message.error()}")
+            topic, partition = str(message.topic()), int(message.partition() or 0)
+            offset, value = int(message.offset() or 0), message.value() or b""
+            end = self._ends.get((topic, partition))
+            if end is None or offset >= end:
+                self._finish((topic, partition))
+                continue
+            found.append(Delivery(topic, partition, offset, value))
+            if offset + 1 >= end:
+                self._finish((topic, partition))
+        return found
+
+    def _finish(self, key: tuple[str, int]) -> None:
+        if self._ends.pop(key, None) is not None:
+            self._consumer.incremental_unassign([TopicPartition(*key)])
+
+    @property
+    def done(self) -> bool:
+        return not self._ends
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+async def replay(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    event_types: Sequence[str] = (),
+    include_email: bool = True,
+    advance: Callable[[int], None] = lambda _n: None,
+    announce_total: Callable[[int], None] = lambda _n: None,
+) -> ReplaySummary:
+    summary = ReplaySummary()
+    started = time.perf_counter()
+    topics = [settings.topic(ZOOM_RAW)] + ([settings.topic(EMAIL_RAW)] if include_email else [])
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
+    try:
+        ranges = [r for topic in topics for r in offsets_between(probe, topic, start, end)]
+    finally:
+        probe.close()
+    reader = RangeReader(settings.kafka_bootstrap_servers, ranges)
+    announce_total(reader.total)
+    db = Database(settings.database_url)
+    handlers = build_handlers(settings.attendance_min_fraction)
+    seen: set[str] = set()
+    wanted = set(event_types)
+    email_topic = settings.topic(EMAIL_RAW)
+    try:
+        while not reader.done:
+            deliveries = await asyncio.to_thread(reader.read, BATCH)
+            summary.read += len(deliveries)
+            items: list[Item] = []
+            email_found: list[EmailEvent] = []
+            for delivery in deliveries:
+                if delivery.topic == email_topic:
+                    try:
+                        email = EmailWebhookEnvelope.model_validate_json(delivery.value)
+                        email_found.extend(normalise(email))
+                    except (ValidationError, InvalidEmailWebhook):
+                        summary.unreadable += 1
+                    continue
+                try:
+                    envelope = RawWebhookEnvelope.model_validate_json(delivery.value)
+                    event = parse_zoom_event(envelope.body)
+                except (ValidationError, InvalidZoomEvent):
+                    summary.unreadable += 1
+                    continue
+                if envelope.webhook_id in seen:
+                    summary.duplicates += 1
+                    continue
+                seen.add(envelope.webhook_id)
+                if wanted and event.event not in wanted:
+                    summary.filtered += 1
+                    continue
+                # No retry follows here: a failure is final (its log row says `failed`, and
+                # `zoomstream retry-failed` drives it again).
+                items.append(Item(delivery, envelope, event, last_attempt=True))
+            if items:
+                now = datetime.now(tz=UTC)
+                work = partial(apply_items, items=items, now=now, handlers=handlers)
+                results, _changes = await in_transaction(db, work)
+                for result in results:
+                    if result.failure is None:
+                        summary.applied += 1
+                        summary.by_type[result.item.event.event] += 1
+                    else:
+                        summary.failed += 1
+            if email_found:
+                applied = await in_transaction(db, partial(apply_events, events=email_found))
+                summary.email_events += applied.stored + applied.duplicates
+            advance(len(deliveries))
+    finally:
+        reader.close()
+        await db.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
