@@ -229,6 +229,30 @@ def replay(
         raise typer.Exit(code=2)
 
 
+@app.command("retry-failed")
+def retry_failed(
+    stuck_after_minutes: Annotated[
+        int, typer.Option(help="Re-drive pending/processing log rows untouched this long.")
+    ] = 60,
+    dead_letters: Annotated[
+        bool, typer.Option(help="Also re-drive the dead-letter topics.")
+    ] = True,
+) -> None:
+    """Re-drive failed webhooks (each by its event type), stuck ones, and dead letters."""
+    import asyncio
+    from datetime import timedelta
+
+    from zoomstream.retry_failed import retry_failed as run_retry
+
+    summary = asyncio.run(
+        run_retry(_settings(), timedelta(minutes=stuck_after_minutes), dead_letters)
+    )
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failed_again:
+        raise typer.Exit(code=2)
+
+
 @app.command()
 def schemas(
     out: Annotated[Path, typer.Option(help="Folder for the JSON Schemas.")] = Path("docs/schemas"),

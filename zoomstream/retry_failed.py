@@ -1,0 +1,237 @@
+"""`zoomstream retry-failed`: drive failed and stuck webhooks, and dead letters, through again.
+
+- Log rows `failed`, and rows `pending` or `processing` untouched for longer than a bound (a
+  retry that never came, a crash in an old version), are applied again from their stored
+  payload by the worker's own code, each routed by its event type (spec defect 8).
+- Dead letters: each one is driven once per consumer group (`{prefix}zoomstream-retry-failed`
+  commits after it). A Zoom webhook is applied from its envelope; an email send request or
+  provider delivery goes back to its source topic, where the worker takes it again (both are
+  idempotent by their ids). What cannot be read is counted and left in the topic.
+
+A webhook that fails again is `failed` again, with one more attempt counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from psycopg.rows import dict_row
+from pydantic import ValidationError
+
+from ingest.publisher import KafkaPublisher
+from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
+from schemas.retry import RetryRequest
+from sinks import Database, in_transaction
+from streams.apply import Item, apply_items, build_handlers
+from streams.webhook_log import Delivery
+from zoomstream.settings import Settings
+from zoomstream.topics import (
+    EMAIL_DEAD_LETTERS,
+    ZOOM_ATTENDANCE,
+    ZOOM_DEAD_LETTERS,
+    ZOOM_RAW,
+    ZOOM_RECORDINGS,
+)
+
+BATCH = 200
+
+STUCK = """
+SELECT webhook_id, payload::text AS payload, headers, received_at, processing_attempts
+  FROM zoom_webhook_logs
+ WHERE processing_status = 'failed'
+    OR (processing_status IN ('pending', 'processing') AND updated_at < %(stuck_before)s)
+ ORDER BY event_timestamp, id
+"""
+
+
+@dataclass
+class RetrySummary:
+    from_logs: int = 0
+    from_dead_letters: int = 0
+    resent: int = 0
+    completed: int = 0
+    failed_again: int = 0
+    unreadable: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"webhooks driven again: {self.from_logs} from failed or stuck log rows,"
+            f" {self.from_dead_letters} from dead letters",
+            f"  now done: {self.completed}; failed again: {self.failed_again}",
+            f"email messages sent back to their topics: {self.resent}",
+            f"dead letters that cannot be read (left alone): {self.unreadable}",
+        ]
+
+
+def envelope_from_log(row: dict[str, Any]) -> RawWebhookEnvelope:
+    return RawWebhookEnvelope(
+        webhook_id=row["webhook_id"],
+        received_at=row["received_at"],
+        headers={str(k): str(v) for k, v in (row["headers"] or {}).items()},
+        body=row["payload"].encode(),
+    )
+
+
+def envelope_from_dead_letter(letter: DeadLetter) -> tuple[RawWebhookEnvelope, int]:
+    """The webhook of a Zoom dead letter and the attempts it had; ValueError if none."""
+    try:
+        return RawWebhookEnvelope.model_validate_json(letter.value), letter.attempts
+    except ValidationError:
+        request = RetryRequest.model_validate_json(letter.value)
+        return RawWebhookEnvelope.model_validate_json(request.envelope), request.attempt
+
+
+class RetryRun:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, 10.0)
+        self.handlers = build_handlers(settings.attendance_min_fraction)
+        self.summary = RetrySummary()
+        self.done: set[str] = set()
+
+    async def apply(self, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        now = datetime.now(tz=UTC)
+        results, changes = await in_transaction(
+            self.db, lambda conn: apply_items(conn, items, now, self.handlers)
+        )
+        for result in results:
+            self.done.add(result.item.envelope.webhook_id)
+            if result.failure is None:
+                self.summary.completed += 1
+            else:
+                self.summary.failed_again += 1
+        for state in changes.recordings:
+            await self.publisher.publish(
+                self.settings.topic(ZOOM_RECORDINGS),
+                state.zoom_recording_id.encode(),
+                state.model_dump_json().encode(),
+            )
+        for record in changes.attendance:
+            await self.publisher.publish(
+                self.settings.topic(ZOOM_ATTENDANCE),
+                record.key.encode(),
+                record.model_dump_json().encode(),
+            )
+
+    def item(self, envelope: RawWebhookEnvelope, attempts: int, source: str) -> Item | None:
+        if envelope.webhook_id in self.done:
+            return None
+        try:
+            event = parse_zoom_event(envelope.body)
+        except InvalidZoomEvent:
+            self.summary.unreadable += 1
+            return None
+        delivery = Delivery(source, -1, -1, envelope.model_dump_json().encode())
+        return Item(delivery, envelope, event, attempt=attempts + 1, last_attempt=True)
+
+    async def from_logs(self, stuck_after: timedelta) -> None:
+        async with self.db.transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(STUCK, {"stuck_before": datetime.now(tz=UTC) - stuck_after})
+            rows = await cur.fetchall()
+        items = []
+        for row in rows:
+            found = self.item(
+                envelope_from_log(row), row["processing_attempts"], "zoom_webhook_logs"
+            )
+            if found is not None:
+                items.append(found)
+                self.summary.from_logs += 1
+        for start in range(0, len(items), BATCH):
+            await self.apply(items[start : start + BATCH])
+
+    async def from_dead_letters(self) -> None:
+        settings = self.settings
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": f"{settings.topic_prefix}zoomstream-retry-failed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        topics = [settings.topic(ZOOM_DEAD_LETTERS), settings.topic(EMAIL_DEAD_LETTERS)]
+        try:
+            ends = await asyncio.to_thread(_assign_to_end, consumer, topics)
+            idle = 0
+            while ends and idle < 10:  # ten empty seconds: what is left is gone (retention)
+                messages = await asyncio.to_thread(consumer.consume, BATCH, 1.0)
+                idle = 0 if messages else idle + 1
+                items = []
+                for message in messages:
+                    if message.error() is not None:
+                        continue
+                    key = (str(message.topic()), int(message.partition() or 0))
+                    if int(message.offset() or 0) + 1 >= ends.get(key, 0):
+                        ends.pop(key, None)
+                    found = await self.dead_letter(message.value() or b"")
+                    if found is not None:
+                        items.append(found)
+                await self.apply(items)
+                if messages:
+                    await asyncio.to_thread(consumer.commit, asynchronous=False)
+        finally:
+            consumer.close()
+
+    async def dead_letter(self, value: bytes) -> Item | None:
+        try:
+            letter = DeadLetter.model_validate_json(value)
+        except ValidationError:
+            self.summary.unreadable += 1
+            return None
+        prefix = self.settings.topic_prefix
+        if letter.source_topic.removeprefix(prefix).startswith("email."):
+            await self.publisher.publish(letter.source_topic, None, letter.value)
+            self.summary.resent += 1
+            return None
+        try:
+            envelope, attempts = envelope_from_dead_letter(letter)
+        except ValidationError:
+            self.summary.unreadable += 1
+            return None
+        found = self.item(envelope, attempts, self.settings.topic(ZOOM_RAW))
+        if found is not None:
+            self.summary.from_dead_letters += 1
+        return found
+
+
+def _assign_to_end(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """Assign every partition from the group's position; return the end offsets to reach."""
+    ends: dict[tuple[str, int], int] = {}
+    partitions = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=30)
+        if topic not in metadata.topics:
+            continue
+        for partition in metadata.topics[topic].partitions:
+            tp = TopicPartition(topic, partition)
+            committed = consumer.committed([tp], timeout=30)[0].offset
+            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            start = committed if committed >= 0 else low
+            if high > start:
+                ends[(topic, partition)] = high
+                partitions.append(TopicPartition(topic, partition, start))
+    consumer.assign(partitions)
+    return ends
+
+
+async def retry_failed(
+    settings: Settings, stuck_after: timedelta, dead_letters: bool = True
+) -> RetrySummary:
+    run = RetryRun(settings)
+    await run.publisher.start()
+    try:
+        await run.from_logs(stuck_after)
+        if dead_letters:
+            await run.from_dead_letters()
+    finally:
+        await run.publisher.close()
+        await run.db.close()
+    return run.summary
