@@ -86,7 +86,12 @@ def suppresses(event: EmailEvent) -> bool:
 
 
 def delivery_fields(sending: Sending, events: Iterable[EmailEvent]) -> DeliveryFields:
-    unique = {(e.provider, e.event_id): e for e in events}.values()
+    # One event per id. Ids are the providers': two different bodies under one id should not
+    # happen, and if they do, the same one is kept whatever the order.
+    chosen: dict[tuple[str, str], EmailEvent] = {}
+    for event in sorted(events, key=lambda e: e.model_dump_json()):
+        chosen.setdefault((event.provider, event.event_id), event)
+    unique = chosen.values()
     keys = [sending.state, *(k for e in unique if (k := status_key(e)) is not None)]
     best = max(keys, key=RANK.__getitem__)
 

@@ -19,7 +19,7 @@ SENT = Sending("sent", sent_at=T0)
 def email_event(kind: str, minute: int = 1, **overrides: Any) -> EmailEvent:
     values: dict[str, Any] = {
         "provider": "sendgrid",
-        "event_id": f"{kind}-{minute}",
+        "event_id": f"{kind}-{minute}-{overrides.get('bounce_type')}",
         "kind": kind,
         "provider_message_id": "q1",
         "recipient": "a@x.org",
@@ -116,6 +116,12 @@ events_strategy = st.lists(
     ),
     max_size=12,
 )
+
+
+def test_one_event_per_id_whatever_the_order() -> None:
+    hard = email_event("bounced", 1, bounce_type="hard", event_id="same")
+    soft = email_event("bounced", 1, bounce_type="soft", event_id="same")
+    assert delivery_fields(SENT, [hard, soft]) == delivery_fields(SENT, [soft, hard])
 
 
 @given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 3))
