@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from datetime import timedelta
 from functools import partial
@@ -100,6 +101,7 @@ def install_email_agents(
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
         async for events in batches:
+            started = time.perf_counter()
             parsed: list[tuple[Any, list[EmailEvent]]] = []
             for event in events:
                 try:
@@ -115,6 +117,8 @@ def install_email_agents(
                 metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
                 metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
                 metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
+            metrics.BATCH_SIZE.labels("email-events").observe(len(events))
+            metrics.BATCH_SECONDS.labels("email-events").observe(time.perf_counter() - started)
 
 
 async def apply_deliveries(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from streams.apply import ItemResult
 
@@ -15,13 +15,20 @@ EVENTS = Counter(
 )
 BATCH_SIZE = Histogram(
     "zoomstream_worker_batch_size",
-    "Deliveries per batch, repaired gaps included.",
+    "Messages per sink batch, by agent (webhook-log: repaired gaps included).",
+    ["agent"],
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000),
 )
 BATCH_SECONDS = Histogram(
     "zoomstream_worker_batch_seconds",
-    "Time to apply a batch: decode, dedup, one transaction, publish, dead letters.",
+    "Time to apply a sink batch, by agent: decode, one transaction, publish, dead letters.",
+    ["agent"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+LAG = Gauge(
+    "zoomstream_worker_consumer_lag",
+    "Messages not yet committed, per assigned partition: high watermark minus committed offset.",
+    ["topic", "partition"],
 )
 DUPLICATES = Counter("zoomstream_worker_duplicates", "Deliveries dropped by the dedup window.")
 DEAD_LETTERS = Counter("zoomstream_worker_dead_letters", "Messages sent to the dead-letter topic.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from functools import partial
 from typing import Any
@@ -61,6 +62,7 @@ def install_view_agents(app: faust.App, settings: Settings, db: Database) -> Non
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
         async for events in batches:
+            started = time.perf_counter()
             changed_viewers: dict[str, tuple[ViewerProgress, int]] = {}
             changed_counters: dict[str, tuple[RecordingCounters, int]] = {}
             for event in events:
@@ -91,6 +93,8 @@ def install_view_agents(app: faust.App, settings: Settings, db: Database) -> Non
             for key, (total, partition) in changed_counters.items():
                 counters.set(key, total.model_dump(mode="json"), partition)
             metrics.VIEW_EVENTS.inc(len(events))
+            metrics.BATCH_SIZE.labels("recording-views").observe(len(events))
+            metrics.BATCH_SECONDS.labels("recording-views").observe(time.perf_counter() - started)
 
     async def reject(event: Any, error: str) -> None:
         message = event.message

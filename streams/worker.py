@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 60.0
 GAP_SWEEP_SECONDS = 5.0
+LAG_EVERY_SECONDS = 10.0
 
 
 def create_worker(settings: Settings) -> faust.App:
@@ -133,8 +134,8 @@ def create_worker(settings: Settings) -> faust.App:
             mark_seen=seen.mark,
         )
         clock["last_batch"] = time.monotonic()
-        metrics.BATCH_SIZE.observe(len(deliveries))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.labels("webhook-log").observe(len(deliveries))
+        metrics.BATCH_SECONDS.labels("webhook-log").observe(time.perf_counter() - started)
         metrics.DUPLICATES.inc(outcome.duplicates)
         metrics.RETRIES.inc(outcome.retries)
         metrics.DEAD_LETTERS.inc(len(outcome.dead_letters))
@@ -203,6 +204,17 @@ def create_worker(settings: Settings) -> faust.App:
             if found:
                 await handle(found)
             await release(gaps)
+
+    @app.timer(interval=LAG_EVERY_SECONDS)  # type: ignore[untyped-decorator]
+    async def export_lag() -> None:
+        """Consumer lag per assigned partition, for /metrics."""
+        consumer = app.consumer
+        committed = consumer._committed_offset  # type: ignore[attr-defined]
+        metrics.LAG.clear()
+        for tp in consumer.assignment():
+            high, done = consumer.highwater(tp), committed.get(tp)
+            if high is not None and done is not None:
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
 
     async def release(gaps: list[Gap]) -> None:
         """Tell the consumer that repaired offsets are done, so its commits can pass them.

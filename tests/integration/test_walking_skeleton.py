@@ -50,7 +50,7 @@ async def send_all(url: str, bodies: list[bytes], concurrency: int) -> list[int]
 
 
 def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
-    pipeline: Pipeline, database_url: str
+    pipeline: Pipeline, database_url: str, topic_prefix: str
 ) -> None:
     distinct = distinct_bodies(800, seed=1)
     redeliveries = random.Random(2).sample(distinct, 200)
@@ -81,6 +81,18 @@ def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
         if line.startswith("zoomstream_worker_events_total{")
     )
     assert handled == 800
+    # Consumer lag per partition of the raw topic: all 8 exported, and 0 once committed.
+    raw_lag = f'topic="{topic_prefix}zoom.webhooks.raw"'
+    lags: list[float] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (len(lags) != 8 or sum(lags) != 0):
+        time.sleep(1)
+        lags = [
+            float(line.rsplit(" ", 1)[1])
+            for line in httpx.get(pipeline.worker_metrics_url, timeout=10).text.splitlines()
+            if line.startswith("zoomstream_worker_consumer_lag{") and raw_lag in line
+        ]
+    assert (len(lags), sum(lags)) == (8, 0), lags
     ingest_metrics = httpx.get(f"{pipeline.url}/metrics", timeout=10).text
     assert (
         'zoomstream_ingest_requests_total{endpoint="zoom",outcome="accepted"} 1000.0'
