@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingest.body import BodyTooLarge, error_response, read_body
+from ingest.dashboard import dashboard_routes
 from ingest.email_webhooks import email_handler
 from ingest.envelope import build_envelope
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
@@ -140,6 +141,7 @@ def create_app(
             Route("/metrics", prometheus, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *recording_api.routes(),
+            *dashboard_routes(settings, db),
         ],
         lifespan=lifespan,
     )

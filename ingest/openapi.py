@@ -116,6 +116,22 @@ OPERATIONS = (
         (400, 401, 404, 413, 503),
         auth="none",
     ),
+    Operation(
+        "get",
+        "/api/analytics/{name}/",
+        "Dashboard data: webhook-volume, attendance, recordings, email (bearer ANALYTICS_TOKEN)",
+        None,
+        (400, 401, 404),
+        auth="required",
+    ),
+    Operation(
+        "get",
+        "/dashboard",
+        "The built-in dashboard page (when ANALYTICS_TOKEN is set)",
+        None,
+        (404,),
+        auth="none",
+    ),
     Operation("get", "/healthz", "The process is up", None, (), auth="none"),
     Operation("get", "/readyz", "Kafka and PostgreSQL are reachable", None, (503,), auth="none"),
 )
@@ -154,7 +170,7 @@ def document() -> dict[str, Any]:
         operation: dict[str, Any] = {"summary": op.summary, "responses": responses}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("uuid", "provider")
+            for name in ("uuid", "provider", "name")
             if "{" + name + "}" in op.path
         ]
         if op.path.endswith("/access/"):

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         description="libpq URL. Unset means the local PostgreSQL that `zoomstream stack up` runs.",
     )
     platform_jwt_secret: SecretStr | None = None
+    analytics_token: SecretStr | None = Field(
+        default=None, description="Enables /dashboard; its data needs this bearer token"
+    )
     # Email providers: a provider without its secret is not enabled (its endpoint answers 404).
     resend_webhook_secret: SecretStr | None = Field(default=None, description="whsec_… (Svix)")
     sendgrid_verification_key: str | None = Field(
