@@ -15,7 +15,7 @@ USER = uuid.UUID("6f1c2f0a-3b7e-4a51-9d55-0a1b2c3d4e5f")
 
 
 def token(secret: str = SECRET, algorithm: str = "HS256", **claims: object) -> str:
-    values: dict[str, object] = {"sub": str(USER), "exp": int(time.time()) + 300}
+    values: dict[str, object] = {"sub": str(USER), "exp": int(time.time()) + 3600}
     values.update(claims)
     return jwt.encode(
         {k: v for k, v in values.items() if v is not None}, secret, algorithm=algorithm

@@ -48,7 +48,7 @@ async def post(
     body: bytes,
     headers: dict[str, str],
 ) -> httpx.Response:
-    app = create_app(settings, publisher)
+    app = create_app(settings, publisher, clock=lambda: float(NOW))  # signed at NOW
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://i"
     ) as client:
