@@ -111,14 +111,13 @@ RETURNING id, (xmax = 0) AS created
 
 
 async def upsert_recording(
-    conn: AsyncConnection, record: RecordingRecord, event: MatchedEvent, now: datetime
+    conn: AsyncConnection, record: RecordingRecord, event: MatchedEvent
 ) -> tuple[int, bool]:
     """The recording's id, and whether this call created it."""
     params = {
         **{k: v for k, v in record.__dict__.items() if k != "files"},
         "event_id": event.id,
         "auto_publish": event.auto_publish_recordings,
-        "now": now,
     }
     cur = await conn.execute(UPSERT_RECORDING, params)
     row = await cur.fetchone()

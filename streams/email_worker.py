@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import traceback
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -14,16 +14,18 @@ import psycopg
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
-from schemas import DeadLetter
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from schemas.email_send import EmailSendRequest
 from sinks import Database, in_transaction
 from streams import metrics
 from streams.batch import utc_now
+from streams.dead_letters import reject
 from streams.email_events import InvalidEmailWebhook
 from streams.email_sender import EmailSender, Mailer, SmtpMailer
 from streams.email_tracking import Applied, apply_events, normalise
+from streams.sources import RepairedSource
+from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
 
@@ -43,7 +45,11 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
 
 
 def install_email_agents(
-    app: faust.App, settings: Settings, db: Database, mailer: Mailer | None = None
+    app: faust.App,
+    settings: Settings,
+    db: Database,
+    sources: list[RepairedSource],
+    mailer: Mailer | None = None,
 ) -> None:
     def byte_topic(name: str) -> Any:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
@@ -59,70 +65,64 @@ def install_email_agents(
         clock=utc_now,
     )
 
-    async def reject(event: Any, error: str) -> None:
-        message = event.message
-        letter = DeadLetter(
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            value=event.value,
-            error=error[:1000],
-            traceback=traceback.format_exc()[-5000:],
-            failed_at=utc_now(),
-        )
-        await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
-        metrics.DEAD_LETTERS.inc()
-        log.error(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
-        )
-
     @app.agent(byte_topic(EMAIL_SEND), name="email-send")
     async def send_agent(stream: Any) -> None:
         """One request at a time, in order per recipient (the topic's key)."""
         async for event in stream.events():
+            message = event.message
+            delivery = Delivery(message.topic, message.partition, message.offset, event.value)
             try:
                 request = EmailSendRequest.model_validate_json(event.value)
             except ValidationError as exc:
-                await reject(event, f"not an email send request: {exc.errors()[0]['msg']}")
+                error = f"not an email send request: {exc.errors()[0]['msg']}"
+                await reject(dead_letters, delivery, error)
                 continue
             try:
                 outcome = await sender.handle(request)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:  # a value no column can hold: never blocks the partition
-                await reject(event, f"{type(exc).__name__}: {exc}")
+                await reject(dead_letters, delivery, f"{type(exc).__name__}: {exc}")
                 continue
             metrics.EMAILS_SENT.labels(outcome).inc()
 
+    async def track(deliveries: list[Delivery]) -> None:
+        """Provider deliveries applied in one transaction; offsets only after the commit."""
+        started = time.perf_counter()
+        parsed: list[tuple[Delivery, list[EmailEvent]]] = []
+        for delivery in deliveries:
+            try:
+                envelope = EmailWebhookEnvelope.model_validate_json(delivery.value)
+                parsed.append((delivery, normalise(envelope)))
+            except (ValidationError, InvalidEmailWebhook) as exc:
+                await reject(dead_letters, delivery, f"not an email-provider delivery: {exc}")
+        results = await in_transaction(db, partial(apply_deliveries, parsed=parsed))
+        for (delivery, _), result in zip(parsed, results, strict=True):
+            if isinstance(result, Exception):
+                await reject(dead_letters, delivery, f"{type(result).__name__}: {result}")
+                continue
+            metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
+            metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
+            metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
+        metrics.BATCH_SIZE.labels("email-events").observe(len(deliveries))
+        metrics.BATCH_SECONDS.labels("email-events").observe(time.perf_counter() - started)
+
+    source = RepairedSource(
+        app, settings.kafka_bootstrap_servers, settings.topic(EMAIL_RAW), track, asyncio.Lock()
+    )
+    sources.append(source)
+
     @app.agent(byte_topic(EMAIL_RAW), name="email-events")
     async def events_agent(stream: Any) -> None:
-        """Batches of provider deliveries, applied in one transaction; offsets after the commit."""
         batches = stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
         async for events in batches:
-            started = time.perf_counter()
-            parsed: list[tuple[Any, list[EmailEvent]]] = []
-            for event in events:
-                try:
-                    envelope = EmailWebhookEnvelope.model_validate_json(event.value)
-                    parsed.append((event, normalise(envelope)))
-                except (ValidationError, InvalidEmailWebhook) as exc:
-                    await reject(event, f"not an email-provider delivery: {exc}")
-            results = await in_transaction(db, partial(apply_deliveries, parsed=parsed))
-            for (event, _), result in zip(parsed, results, strict=True):
-                if isinstance(result, Exception):
-                    await reject(event, f"{type(result).__name__}: {result}")
-                    continue
-                metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
-                metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
-                metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
-            metrics.BATCH_SIZE.labels("email-events").observe(len(events))
-            metrics.BATCH_SECONDS.labels("email-events").observe(time.perf_counter() - started)
+            await source.batch(events)
 
 
 async def apply_deliveries(
-    conn: AsyncConnection, parsed: list[tuple[Any, list[EmailEvent]]]
+    conn: AsyncConnection, parsed: list[tuple[Delivery, list[EmailEvent]]]
 ) -> list[Applied | Exception]:
     """Each delivery in a savepoint of the batch's transaction: one that fails (a value no
     column can hold) is returned as its error, for the dead-letter topic, and the rest commit."""

@@ -34,7 +34,9 @@ DUPLICATES = Counter("zoomstream_worker_duplicates", "Deliveries dropped by the 
 DEAD_LETTERS = Counter("zoomstream_worker_dead_letters", "Messages sent to the dead-letter topic.")
 RETRIES = Counter("zoomstream_worker_retries", "Webhooks scheduled for another attempt.")
 GAPS = Counter(
-    "zoomstream_worker_repaired_offsets", "Offsets the consumer skipped and the worker read again."
+    "zoomstream_worker_repaired_offsets",
+    "Offsets the consumer skipped and the worker read again, by topic.",
+    ["topic"],
 )
 
 

@@ -32,7 +32,7 @@ async def on_completed(
     matched = await sink.match_event(conn, record.zoom_meeting_id, record.zoom_meeting_uuid)
     if matched is None:
         return Outcome("skipped", f"no event found for meeting {record.zoom_meeting_id}")
-    recording_id, _created = await sink.upsert_recording(conn, record, matched, now)
+    recording_id, _created = await sink.upsert_recording(conn, record, matched)
     await sink.upsert_files(conn, recording_id, record.files)
     unparked = await _apply_parked(conn, record.zoom_meeting_uuid, recording_id, now)
     return Outcome(

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -91,6 +92,22 @@ class PartitionReader:
         return found
 
 
+T = TypeVar("T")
+
+
+async def patiently(call: Callable[..., T], *args: Any) -> T:
+    """Run a blocking Kafka look-up in a thread, again and again while the broker is away: the
+    batch waits for it, as it waits for PostgreSQL, and the worker never crashes for it."""
+    delay = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(call, *args)
+        except KafkaException as exc:
+            log.warning("Kafka look-up failed (%s); again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 class GapRepair:
     """Finds the offsets of `topic` that the Faust consumer skipped and reads them again.
 
@@ -111,7 +128,7 @@ class GapRepair:
 
     async def _know(self, partitions: Iterable[int]) -> None:
         for partition in set(partitions) - self._expected.keys():
-            self._expected[partition] = await asyncio.to_thread(
+            self._expected[partition] = await patiently(
                 self._reader.start_offset, self._topic, partition
             )
 
@@ -123,9 +140,7 @@ class GapRepair:
             gap.start,
             gap.end - 1,
         )
-        return await asyncio.to_thread(
-            self._reader.read, self._topic, gap.partition, gap.start, gap.end
-        )
+        return await patiently(self._reader.read, self._topic, gap.partition, gap.start, gap.end)
 
     async def fill(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Gap]]:
         """The batch with any skipped messages before it read again and put in front."""
@@ -143,7 +158,7 @@ class GapRepair:
         repaired: list[Delivery] = []
         gaps: list[Gap] = []
         for partition in partitions:
-            end = await asyncio.to_thread(self._reader.end_offset, self._topic, partition)
+            end = await patiently(self._reader.end_offset, self._topic, partition)
             gap = Gap(partition, self._expected[partition], end)
             if gap.end > gap.start:
                 found = await self._read(gap)

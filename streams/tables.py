@@ -22,9 +22,11 @@ class ChangelogTable:
     def get(self, key: str, /) -> Any:
         return self._table.data.get(key)
 
-    def set(self, key: str, value: Any, partition: int) -> None:
-        self._table.send_changelog(partition, key, value)
+    def set(self, key: str, value: Any, partition: int) -> Any:
+        """Set the entry; returns the changelog write, which a caller may await (delivered)."""
+        future = self._table.send_changelog(partition, key, value)
         self._table.data[key] = value
+        return future
 
     def delete(self, key: str, partition: int) -> None:
         self._table.send_changelog(partition, key, None, value_serializer="raw")

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import time
-import traceback
 from functools import partial
 from typing import Any
 
 import faust
 from pydantic import ValidationError
 
-from schemas import DeadLetter
 from schemas.view_event import RecordingViewEvent
 from sinks import Database, in_transaction
 from sinks import views as sink
 from streams import metrics
-from streams.batch import utc_now
+from streams.dead_letters import reject
+from streams.sources import RepairedSource
 from streams.tables import ChangelogTable
 from streams.views import (
     RecordingCounters,
@@ -26,13 +25,14 @@ from streams.views import (
     viewer_key,
     viewer_row,
 )
+from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
 
-log = logging.getLogger(__name__)
 
-
-def install_view_agents(app: faust.App, settings: Settings, db: Database) -> None:
+def install_view_agents(
+    app: faust.App, settings: Settings, db: Database, sources: list[RepairedSource]
+) -> None:
     def byte_topic(name: str) -> Any:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
@@ -54,61 +54,61 @@ def install_view_agents(app: faust.App, settings: Settings, db: Database) -> Non
         stored = counters.get(key)
         return None if stored is None else RecordingCounters.model_validate(stored)
 
+    async def count(deliveries: list[Delivery]) -> None:
+        """States computed, written to PostgreSQL in one transaction, then to the tables'
+        changelogs (awaited), and only then may the offsets commit: a crash in between
+        recomputes the same states."""
+        started = time.perf_counter()
+        changed_viewers: dict[str, tuple[ViewerProgress, int]] = {}
+        changed_counters: dict[str, tuple[RecordingCounters, int]] = {}
+        for delivery in deliveries:
+            try:
+                view = RecordingViewEvent.model_validate_json(delivery.value)
+            except ValidationError as exc:
+                error = f"not a recording view event: {exc.errors()[0]['msg']}"
+                await reject(dead_letters, delivery, error)
+                continue
+            state = None
+            if view.registration_id is not None:
+                key = viewer_key(view.recording_id, view.registration_id)
+                before = viewer(key, changed_viewers)
+                state = apply_to_viewer(before, view, delivery.offset)
+                if state is not None and state is not before:
+                    changed_viewers[key] = (state, delivery.partition)
+            count_key = str(view.recording_id)
+            before_count = counter(count_key, changed_counters)
+            after = apply_to_counters(before_count, state, view, delivery.offset)
+            if after is not before_count:
+                changed_counters[count_key] = (after, delivery.partition)
+        if changed_viewers or changed_counters:
+            rows = [viewer_row(state) for state, _ in changed_viewers.values()]
+            totals = [c.model_dump() for c, _ in changed_counters.values()]
+            await in_transaction(db, partial(sink.write, viewers=rows, counters=totals))
+        sent = [
+            viewers.set(key, state.model_dump(mode="json"), partition)
+            for key, (state, partition) in changed_viewers.items()
+        ] + [
+            counters.set(key, total.model_dump(mode="json"), partition)
+            for key, (total, partition) in changed_counters.items()
+        ]
+        await asyncio.gather(*sent)
+        metrics.VIEW_EVENTS.inc(len(deliveries))
+        metrics.BATCH_SIZE.labels("recording-views").observe(len(deliveries))
+        metrics.BATCH_SECONDS.labels("recording-views").observe(time.perf_counter() - started)
+
+    source = RepairedSource(
+        app,
+        settings.kafka_bootstrap_servers,
+        settings.topic(RECORDING_VIEWS),
+        count,
+        asyncio.Lock(),
+    )
+    sources.append(source)
+
     @app.agent(byte_topic(RECORDING_VIEWS), name="recording-views")
     async def views_agent(stream: Any) -> None:
-        """Batches: states computed, written to PostgreSQL in one transaction, then to the
-        tables' changelogs, then the offsets: a crash in between recomputes the same states."""
         batches = stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
         async for events in batches:
-            started = time.perf_counter()
-            changed_viewers: dict[str, tuple[ViewerProgress, int]] = {}
-            changed_counters: dict[str, tuple[RecordingCounters, int]] = {}
-            for event in events:
-                message = event.message
-                try:
-                    view = RecordingViewEvent.model_validate_json(event.value)
-                except ValidationError as exc:
-                    await reject(event, f"not a recording view event: {exc.errors()[0]['msg']}")
-                    continue
-                state = None
-                if view.registration_id is not None:
-                    key = viewer_key(view.recording_id, view.registration_id)
-                    before = viewer(key, changed_viewers)
-                    state = apply_to_viewer(before, view, message.offset)
-                    if state is not None and state is not before:
-                        changed_viewers[key] = (state, message.partition)
-                count_key = str(view.recording_id)
-                before_count = counter(count_key, changed_counters)
-                after = apply_to_counters(before_count, state, view, message.offset)
-                if after is not before_count:
-                    changed_counters[count_key] = (after, message.partition)
-            if changed_viewers or changed_counters:
-                rows = [viewer_row(state) for state, _ in changed_viewers.values()]
-                totals = [c.model_dump() for c, _ in changed_counters.values()]
-                await in_transaction(db, partial(sink.write, viewers=rows, counters=totals))
-            for key, (state, partition) in changed_viewers.items():
-                viewers.set(key, state.model_dump(mode="json"), partition)
-            for key, (total, partition) in changed_counters.items():
-                counters.set(key, total.model_dump(mode="json"), partition)
-            metrics.VIEW_EVENTS.inc(len(events))
-            metrics.BATCH_SIZE.labels("recording-views").observe(len(events))
-            metrics.BATCH_SECONDS.labels("recording-views").observe(time.perf_counter() - started)
-
-    async def reject(event: Any, error: str) -> None:
-        message = event.message
-        letter = DeadLetter(
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            value=event.value,
-            error=error[:1000],
-            traceback=traceback.format_exc()[-5000:],
-            failed_at=utc_now(),
-        )
-        await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
-        metrics.DEAD_LETTERS.inc()
-        log.error(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
-        )
+            await source.batch(events)

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
-from faust.types import TP
 
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
@@ -18,8 +17,7 @@ from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.email_worker import install_email_agents
-from streams.gaps import Gap
-from streams.reread import GapRepair, PartitionReader
+from streams.sources import RepairedSource
 from streams.tables import SeenTable
 from streams.views_worker import install_view_agents
 from streams.webhook_log import Delivery
@@ -69,14 +67,15 @@ def create_worker(settings: Settings) -> faust.App:
     attendance = byte_topic(ZOOM_ATTENDANCE)
     handlers = build_handlers(settings.attendance_min_fraction)
     seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
-    repair = GapRepair(PartitionReader(settings.kafka_bootstrap_servers, app.conf.id), raw_name)
-    processing = asyncio.Lock()  # agents and the idle sweep never apply batches at once
-    clock = {"last_batch": time.monotonic(), "last_prune": time.monotonic()}
+    processing = asyncio.Lock()  # the raw agent, the retries and the sweep never overlap
+    clock = {"last_prune": time.monotonic()}
+    sources: list[RepairedSource] = []
 
     @app.on_partitions_revoked.connect
     def forget_expected_offsets(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        revoked = args[0] if args else kwargs.get("revoked", ())
-        repair.forget(tp.partition for tp in revoked)
+        revoked = list(args[0] if args else kwargs.get("revoked", ()))
+        for source in sources:
+            source.forget(revoked)
 
     async def send(topic: Any, key: bytes | None, value: bytes) -> None:
         """Send and wait for the broker's ack: before the source offset can be committed."""
@@ -133,7 +132,6 @@ def create_worker(settings: Settings) -> faust.App:
             ports=ports,
             mark_seen=seen.mark,
         )
-        clock["last_batch"] = time.monotonic()
         metrics.BATCH_SIZE.labels("webhook-log").observe(len(deliveries))
         metrics.BATCH_SECONDS.labels("webhook-log").observe(time.perf_counter() - started)
         metrics.DUPLICATES.inc(outcome.duplicates)
@@ -146,9 +144,12 @@ def create_worker(settings: Settings) -> faust.App:
             outcome.retries,
             len(outcome.dead_letters),
         )
-        if clock["last_batch"] - clock["last_prune"] > PRUNE_EVERY_SECONDS:
-            clock["last_prune"] = clock["last_batch"]
+        if time.monotonic() - clock["last_prune"] > PRUNE_EVERY_SECONDS:
+            clock["last_prune"] = time.monotonic()
             seen.prune(time.time(), settings.dedup_window_seconds)
+
+    raw_source = RepairedSource(app, settings.kafka_bootstrap_servers, raw_name, handle, processing)
+    sources.append(raw_source)
 
     @app.agent(raw_topic, name="webhook-log")
     async def webhook_log_agent(stream: Any) -> None:
@@ -156,14 +157,7 @@ def create_worker(settings: Settings) -> faust.App:
             settings.worker_batch_size, within=settings.worker_batch_seconds
         )
         async for events in batches:
-            deliveries = [
-                Delivery(e.message.topic, e.message.partition, e.message.offset, e.value)
-                for e in events
-            ]
-            async with processing:
-                filled, gaps = await repair.fill(deliveries)
-                await handle(filled)
-                await release(gaps)
+            await raw_source.batch(events)
 
     @app.agent(retry_topic, name="retry")
     async def retry_agent(stream: Any) -> None:
@@ -195,15 +189,9 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(interval=GAP_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep_skipped_offsets() -> None:
-        """When the agent has been idle, read what the consumer left behind on its partitions."""
-        if app.in_recovery or time.monotonic() - clock["last_batch"] < GAP_SWEEP_SECONDS:
-            return
-        assigned = [tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name]
-        async with processing:
-            found, gaps = await repair.sweep(assigned)
-            if found:
-                await handle(found)
-            await release(gaps)
+        """When an agent has been idle, read what the consumer left behind on its partitions."""
+        for source in sources:
+            await source.sweep(GAP_SWEEP_SECONDS)
 
     @app.timer(interval=LAG_EVERY_SECONDS)  # type: ignore[untyped-decorator]
     async def export_lag() -> None:
@@ -216,19 +204,6 @@ def create_worker(settings: Settings) -> faust.App:
             if high is not None and done is not None:
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
 
-    async def release(gaps: list[Gap]) -> None:
-        """Tell the consumer that repaired offsets are done, so its commits can pass them.
-
-        Faust never acks what it skipped and stops committing at such a hole; its own gap
-        bookkeeping (`_add_gap`, used for transaction markers) is how offsets that need no ack
-        are declared. Without this the offsets would only be re-read, harmlessly, on restart.
-        """
-        for gap in gaps:
-            metrics.GAPS.inc(gap.end - gap.start)
-            await app.consumer._add_gap(  # type: ignore[attr-defined]
-                TP(raw_name, gap.partition), gap.start, gap.end - 1
-            )
-
-    install_email_agents(app, settings, db)
-    install_view_agents(app, settings, db)
+    install_email_agents(app, settings, db, sources)
+    install_view_agents(app, settings, db, sources)
     return app

@@ -54,20 +54,38 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """A fresh database with every migration applied, dropped afterwards."""
+def create_database() -> str:
+    """A fresh database with every migration applied."""
     name = f"zs_test_{uuid.uuid4().hex[:12]}"
-    admin = with_database(BASE_DATABASE_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_database(BASE_DATABASE_URL, name)
     migrate(url, platform=True)
-    yield url
+    return url
+
+
+def drop_database(url: str) -> None:
     if os.environ.get("KEEP_DB"):
         return
-    with psycopg.connect(admin, autocommit=True) as conn:
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A fresh database with every migration applied, dropped afterwards."""
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def clean_database_url() -> Iterator[str]:
+    """A second fresh database: where a clean run is rebuilt to compare with."""
+    url = create_database()
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture

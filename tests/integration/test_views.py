@@ -80,7 +80,11 @@ async def send_round(client: httpx.AsyncClient, calls: list[Call]) -> list[int]:
 
     async def one(method: str, path: str, headers: dict[str, str], body: Any) -> int:
         async with limit:
-            response = await client.request(method, path, headers=headers, json=body)
+            for _attempt in range(10):  # 503 means "not stored, try again", as a player would
+                response = await client.request(method, path, headers=headers, json=body)
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(0.5)
             return response.status_code
 
     return await asyncio.gather(*(one(*call) for call in calls))
