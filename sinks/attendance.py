@@ -55,13 +55,28 @@ FACT_COLUMNS = (
 
 async def insert_fact(
     conn: AsyncConnection, meeting_uuid: str, fact_key: str, fact: dict[str, Any]
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Store the fact; False when it was stored before."""
+    cur = await conn.execute(
         f"INSERT INTO zoom_participant_facts (zoom_meeting_uuid, fact_key, {', '.join(FACT_COLUMNS)})"
         f" VALUES (%s, %s, {', '.join(['%s'] * len(FACT_COLUMNS))})"
         " ON CONFLICT (zoom_meeting_uuid, fact_key) DO NOTHING",
         (meeting_uuid, fact_key, *(fact[c] for c in FACT_COLUMNS)),
     )
+    return cur.rowcount == 1
+
+
+async def meeting(
+    conn: AsyncConnection, meeting_uuid: str
+) -> tuple[int | None, datetime | None, datetime | None, str] | None:
+    """What upsert_meeting returns, for an occurrence already recorded."""
+    cur = await conn.execute(
+        "SELECT event_id, start_time, end_time, zoom_meeting_id FROM zoom_meetings"
+        " WHERE zoom_meeting_uuid = %s",
+        (meeting_uuid,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 async def facts(conn: AsyncConnection, meeting_uuid: str) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ from schemas import RawWebhookEnvelope, ZoomEvent, event_time
 from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
-from streams.attendance_handler import handlers as attendance_handlers
+from streams.attendance_handler import HANDLERS as ATTENDANCE_HANDLERS
+from streams.attendance_handler import recompute_occurrence
 from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
@@ -33,9 +34,23 @@ MAX_ATTEMPTS = 3
 Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
 
 
-def build_handlers(attendance_min_fraction: float) -> dict[str, Handler]:
-    """Every handled event type and its handler."""
-    return {**RECORDING_HANDLERS, **attendance_handlers(attendance_min_fraction)}
+Recompute = Callable[[AsyncConnection, str], Awaitable[tuple[AttendanceRecord, ...]]]
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """Every handled event type's handler, and what runs once per batch after them."""
+
+    by_type: Mapping[str, Handler]
+    recompute: Recompute
+    """An occurrence's attendance from all its facts, once per batch that touched it."""
+
+
+def build_handlers(attendance_min_fraction: float) -> Handlers:
+    async def recompute(conn: AsyncConnection, meeting_uuid: str) -> tuple[AttendanceRecord, ...]:
+        return await recompute_occurrence(conn, meeting_uuid, attendance_min_fraction)
+
+    return Handlers({**RECORDING_HANDLERS, **ATTENDANCE_HANDLERS}, recompute)
 
 
 @dataclass(frozen=True)
@@ -119,21 +134,23 @@ async def apply_items(
     conn: AsyncConnection,
     items: Sequence[Item],
     now: datetime,
-    handlers: Mapping[str, Handler],
+    handlers: Handlers,
 ) -> tuple[list[ItemResult], Changes]:
     """Handle each item in its own savepoint within the caller's transaction.
 
     Connection failures propagate (the caller retries the whole batch); any other error rolls
-    back that item only. Returns each item's result and the recordings to publish.
+    back that item only. Attendance is recomputed once per occurrence the batch touched, after
+    its items. Returns each item's result and what to publish.
     """
     results: list[ItemResult] = []
     publish: set[int] = set()
+    occurrences: set[str] = set()
     attendance: dict[str, AttendanceRecord] = {}
     for item in items:
         occurred_at = event_time(item.event, item.envelope.received_at)
         try:
             async with conn.transaction():
-                handler = handlers.get(item.event.event)
+                handler = handlers.by_type.get(item.event.event)
                 outcome = (
                     unhandled(item.event)
                     if handler is None
@@ -141,6 +158,7 @@ async def apply_items(
                 )
                 await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
             publish |= outcome.publish
+            occurrences |= outcome.recompute
             attendance.update((record.key, record) for record in outcome.attendance)
             results.append(ItemResult(item, outcome=outcome))
         except psycopg.OperationalError:
@@ -149,6 +167,17 @@ async def apply_items(
             permanent = isinstance(exc, PermanentError)
             failure = Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent)
             results.append(await _log_failure(conn, item, failure, now))
+    for meeting_uuid in sorted(occurrences):
+        try:
+            async with conn.transaction():
+                records = await handlers.recompute(conn, meeting_uuid)
+            attendance.update((record.key, record) for record in records)
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            # The facts are stored; the occurrence is recomputed with its next webhook (or a
+            # replay). Nothing accepted is lost, the summaries wait.
+            log.exception("could not recompute the attendance of %s", meeting_uuid)
     states = []
     for recording_id in sorted(publish):
         try:

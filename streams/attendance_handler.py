@@ -45,23 +45,35 @@ def _meeting(event: ZoomEvent) -> dict[str, Any]:
 
 
 async def on_meeting(
-    conn: AsyncConnection, event: ZoomEvent, _at: datetime, _now: datetime, *, min_fraction: float
+    conn: AsyncConnection, event: ZoomEvent, _at: datetime, _now: datetime
 ) -> Outcome:
-    """meeting.started / ended and the webinar ones: the occurrence's times, then a recompute
-    (an end closes the sessions still open)."""
+    """meeting.started / ended and the webinar ones: the occurrence's times; its attendance is
+    recomputed at the end of the batch (an end closes the sessions still open)."""
     meeting = _meeting(event)
-    row = await sink.upsert_meeting(conn, **meeting)
-    return await recompute(conn, meeting["uuid"], row, min_fraction)
+    await sink.upsert_meeting(conn, **meeting)
+    return Outcome("completed", recompute=frozenset({meeting["uuid"]}))
 
 
 async def on_participant(
-    conn: AsyncConnection, event: ZoomEvent, _at: datetime, _now: datetime, *, min_fraction: float
+    conn: AsyncConnection, event: ZoomEvent, _at: datetime, _now: datetime
 ) -> Outcome:
+    """The participant's fact, stored once; `records_changed` says whether it was new. The
+    occurrence is recomputed once per batch, however many of its webhooks the batch holds."""
     meeting = _meeting(event)
     fact = to_fact(event)
-    row = await sink.upsert_meeting(conn, **meeting)
-    await sink.insert_fact(conn, meeting["uuid"], fact.key, dataclasses.asdict(fact))
-    return await recompute(conn, meeting["uuid"], row, min_fraction)
+    await sink.upsert_meeting(conn, **meeting)
+    new = await sink.insert_fact(conn, meeting["uuid"], fact.key, dataclasses.asdict(fact))
+    return Outcome("completed", records_changed=int(new), recompute=frozenset({meeting["uuid"]}))
+
+
+async def recompute_occurrence(
+    conn: AsyncConnection, meeting_uuid: str, min_fraction: float
+) -> tuple[AttendanceRecord, ...]:
+    """Sessions and summaries of one occurrence from all its facts; the records that changed."""
+    row = await sink.meeting(conn, meeting_uuid)
+    if row is None:
+        return ()
+    return (await recompute(conn, meeting_uuid, row, min_fraction)).attendance
 
 
 def _registration(
@@ -213,21 +225,14 @@ async def _records(
     return tuple(records)
 
 
-def handlers(min_fraction: float) -> dict[str, Any]:
-    def meeting(conn: AsyncConnection, event: ZoomEvent, at: datetime, now: datetime) -> Any:
-        return on_meeting(conn, event, at, now, min_fraction=min_fraction)
-
-    def participant(conn: AsyncConnection, event: ZoomEvent, at: datetime, now: datetime) -> Any:
-        return on_participant(conn, event, at, now, min_fraction=min_fraction)
-
-    return {
-        "meeting.started": meeting,
-        "meeting.ended": meeting,
-        "webinar.started": meeting,
-        "webinar.ended": meeting,
-        "meeting.participant_joined": participant,
-        "meeting.participant_left": participant,
-        "meeting.participant_joined_waiting_room": participant,
-        "webinar.participant_joined": participant,
-        "webinar.participant_left": participant,
-    }
+HANDLERS: dict[str, Any] = {
+    "meeting.started": on_meeting,
+    "meeting.ended": on_meeting,
+    "webinar.started": on_meeting,
+    "webinar.ended": on_meeting,
+    "meeting.participant_joined": on_participant,
+    "meeting.participant_left": on_participant,
+    "meeting.participant_joined_waiting_room": on_participant,
+    "webinar.participant_joined": on_participant,
+    "webinar.participant_left": on_participant,
+}

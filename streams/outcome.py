@@ -19,6 +19,8 @@ class Outcome:
     """Recordings whose state changed and goes to zoom.recordings after the commit."""
     attendance: tuple[AttendanceRecord, ...] = ()
     """Attendance summaries that changed, for zoom.attendance after the commit."""
+    recompute: frozenset[str] = field(default_factory=frozenset)
+    """Meeting occurrences whose attendance is recomputed once, at the end of the batch."""
 
 
 class PermanentError(ValueError):
