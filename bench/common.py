@@ -66,7 +66,7 @@ class Report:
     def add(self, figure: Figure) -> None:
         self.figures.append(figure)
         print(
-            f"{figure.name}: {figure.measured} | floor {figure.floor} | ratio {figure.ratio:.2f}"
+            f"{figure.name}: {figure.measured} | floor {figure.floor} | ratio {figure.ratio:.3g}"
             f" | goal {figure.goal}" + (f" | {figure.notes}" if figure.notes else ""),
             flush=True,
         )
@@ -86,7 +86,7 @@ class Report:
             )
             for f in self.figures:
                 out.write(
-                    f"| {f.name} | {f.measured} | {f.floor} | {f.ratio:.2f} | {f.goal} | {f.notes} |\n"
+                    f"| {f.name} | {f.measured} | {f.floor} | {f.ratio:.3g} | {f.goal} | {f.notes} |\n"
                 )
 
 

@@ -23,6 +23,7 @@ import httpx
 import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from tests.conftest import SECRET
 from zoomstream.migrate import migrate
@@ -89,8 +90,22 @@ def clean_database_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}."
+def topic_prefix() -> Iterator[str]:
+    """A prefix of the test's own; its topics are deleted afterwards (a broker keeps files open
+    per partition, and a whole suite's worth of topics would exhaust them)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    delete_topics(prefix)
+
+
+def delete_topics(prefix: str, bootstrap: str = BOOTSTRAP) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        names = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result()
+    except KafkaException:
+        pass  # the test may have stopped a broker; the prefix keeps the topics apart anyway
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import resource
 import shutil
 import subprocess
 import uuid
@@ -162,6 +163,7 @@ class KafkaBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_more_open_files,
             )
         self.pid_file.write_text(str(process.pid))
         wait_until(lambda: self._answers(), timeout, "Kafka", self.log_file)
@@ -185,3 +187,19 @@ class KafkaBroker:
         """Stop and delete the data (tests only)."""
         self.down()
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+OPEN_FILES = 262_144
+
+
+def _more_open_files() -> None:
+    """A broker keeps three files open per partition; a test suite creates thousands of
+    partitions, more than a default limit allows ("Too many open files" stops the broker).
+    Raise the limit for the broker's process where the machine lets us; else keep it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for wanted in (OPEN_FILES, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), max(hard, wanted)))
+            return
+        except (ValueError, OSError):
+            continue
