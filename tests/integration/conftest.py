@@ -102,6 +102,8 @@ def delete_topics(prefix: str, bootstrap: str = BOOTSTRAP) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         names = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
+        if not names:
+            return
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
     except KafkaException:
