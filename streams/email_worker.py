@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -24,7 +23,7 @@ from streams.dead_letters import reject
 from streams.email_events import InvalidEmailWebhook
 from streams.email_sender import EmailSender, Mailer, SmtpMailer
 from streams.email_tracking import Applied, apply_events, normalise
-from streams.sources import RepairedSource
+from streams.sources import RepairedSource, batch_agent
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
@@ -107,18 +106,16 @@ def install_email_agents(
         metrics.BATCH_SIZE.labels("email-events").observe(len(deliveries))
         metrics.BATCH_SECONDS.labels("email-events").observe(time.perf_counter() - started)
 
-    source = RepairedSource(
-        app, settings.kafka_bootstrap_servers, settings.topic(EMAIL_RAW), track, asyncio.Lock()
+    batch_agent(
+        app,
+        byte_topic(EMAIL_RAW),
+        "email-events",
+        track,
+        sources,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        batch_size=settings.worker_batch_size,
+        batch_seconds=settings.worker_batch_seconds,
     )
-    sources.append(source)
-
-    @app.agent(byte_topic(EMAIL_RAW), name="email-events")
-    async def events_agent(stream: Any) -> None:
-        batches = stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_seconds
-        )
-        async for events in batches:
-            await source.batch(events)
 
 
 async def apply_deliveries(

@@ -77,3 +77,30 @@ class RepairedSource:
             await self._app.consumer._add_gap(  # type: ignore[attr-defined]
                 TP(self.topic, gap.partition), gap.start, gap.end - 1
             )
+
+
+def batch_agent(
+    app: faust.App,
+    topic: Any,
+    name: str,
+    handle: Handle,
+    sources: list[RepairedSource],
+    *,
+    bootstrap_servers: str,
+    batch_size: int,
+    batch_seconds: float,
+    lock: asyncio.Lock | None = None,
+) -> RepairedSource:
+    """An agent reading `topic` in batches through a RepairedSource (added to `sources`, whose
+    idle sweep the worker runs), handing each batch to `handle`."""
+    source = RepairedSource(
+        app, bootstrap_servers, topic.get_topic_name(), handle, lock or asyncio.Lock()
+    )
+    sources.append(source)
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=batch_seconds):
+            await source.batch(events)
+
+    app.agent(topic, name=name)(agent)
+    return source

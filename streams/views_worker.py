@@ -15,7 +15,7 @@ from sinks import Database, in_transaction
 from sinks import views as sink
 from streams import metrics
 from streams.dead_letters import reject
-from streams.sources import RepairedSource
+from streams.sources import RepairedSource, batch_agent
 from streams.tables import ChangelogTable
 from streams.views import (
     RecordingCounters,
@@ -96,19 +96,13 @@ def install_view_agents(
         metrics.BATCH_SIZE.labels("recording-views").observe(len(deliveries))
         metrics.BATCH_SECONDS.labels("recording-views").observe(time.perf_counter() - started)
 
-    source = RepairedSource(
+    batch_agent(
         app,
-        settings.kafka_bootstrap_servers,
-        settings.topic(RECORDING_VIEWS),
+        byte_topic(RECORDING_VIEWS),
+        "recording-views",
         count,
-        asyncio.Lock(),
+        sources,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        batch_size=settings.worker_batch_size,
+        batch_seconds=settings.worker_batch_seconds,
     )
-    sources.append(source)
-
-    @app.agent(byte_topic(RECORDING_VIEWS), name="recording-views")
-    async def views_agent(stream: Any) -> None:
-        batches = stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_seconds
-        )
-        async for events in batches:
-            await source.batch(events)

@@ -17,7 +17,7 @@ from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.email_worker import install_email_agents
-from streams.sources import RepairedSource
+from streams.sources import RepairedSource, batch_agent
 from streams.tables import SeenTable
 from streams.views_worker import install_view_agents
 from streams.webhook_log import Delivery
@@ -55,7 +55,6 @@ def create_worker(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
     )
     db = Database(settings.database_url)
-    raw_name = settings.topic(ZOOM_RAW)
 
     def byte_topic(name: str) -> Any:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
@@ -148,16 +147,17 @@ def create_worker(settings: Settings) -> faust.App:
             clock["last_prune"] = time.monotonic()
             seen.prune(time.time(), settings.dedup_window_seconds)
 
-    raw_source = RepairedSource(app, settings.kafka_bootstrap_servers, raw_name, handle, processing)
-    sources.append(raw_source)
-
-    @app.agent(raw_topic, name="webhook-log")
-    async def webhook_log_agent(stream: Any) -> None:
-        batches = stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_seconds
-        )
-        async for events in batches:
-            await raw_source.batch(events)
+    batch_agent(
+        app,
+        raw_topic,
+        "webhook-log",
+        handle,
+        sources,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        batch_size=settings.worker_batch_size,
+        batch_seconds=settings.worker_batch_seconds,
+        lock=processing,
+    )
 
     @app.agent(retry_topic, name="retry")
     async def retry_agent(stream: Any) -> None:

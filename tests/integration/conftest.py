@@ -140,6 +140,21 @@ class Pipeline:
         self.processes[name] = process
         return process
 
+    def command(self, *args: str) -> str:
+        """Run `zoomstream <args>` as an operator would, with this pipeline's environment;
+        its output, once it has succeeded."""
+        done = subprocess.run(
+            [sys.executable, "-m", "zoomstream", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
     def start_ingest(self) -> None:
         self.start("ingest", "ingest", "--host", "127.0.0.1", "--port", str(self.port))
         deadline = time.monotonic() + 60

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime
 
 import psycopg
 
-from tests.integration.conftest import ROOT, Pipeline
+from tests.integration.conftest import Pipeline
 
 # Every derived table, without what a rebuild cannot reproduce: surrogate ids and the numeric
 # foreign keys to them, row times, publication counters and the processing clock.
@@ -59,23 +57,6 @@ def checksums(database_url: str) -> dict[str, tuple[int, str]]:
 
 
 def replay(pipeline: Pipeline, start: datetime, end: datetime) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zoomstream",
-            "replay",
-            "--from",
-            f"{start:%Y-%m-%dT%H:%M:%S}",
-            "--to",
-            f"{end:%Y-%m-%dT%H:%M:%S}",
-        ],
-        env=pipeline.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return pipeline.command(
+        "replay", "--from", f"{start:%Y-%m-%dT%H:%M:%S}", "--to", f"{end:%Y-%m-%dT%H:%M:%S}"
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout

@@ -3,13 +3,11 @@ are driven through again once the cause is gone, each by its event type."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import psycopg
 
-from tests.integration.conftest import ROOT, Pipeline, messages_in_topic
+from tests.integration.conftest import Pipeline, messages_in_topic
 from tests.integration.test_recordings import MEETING, completed, post, running, wait_for
 from zoomstream.samples import dumps, meeting_object, zoom_event
 from zoomstream.topics import ZOOM_DEAD_LETTERS
@@ -18,17 +16,7 @@ __all__ = ["running"]  # the fixture, shared with the recording tests
 
 
 def retry(pipeline: Pipeline) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "zoomstream", "retry-failed", "--stuck-after-minutes", "30"],
-        env=pipeline.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return pipeline.command("retry-failed", "--stuck-after-minutes", "30")
 
 
 def test_failed_and_stuck_webhooks_are_driven_again(
