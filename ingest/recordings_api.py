@@ -198,13 +198,13 @@ class RecordingApi:
         event = await store.event(conn, _uuid(request.path_params["uuid"], "event"))
         if event is None:
             raise ApiError(404, f"no event {request.path_params['uuid']!r}")
-        rows = await store.event_recordings(conn, event["id"])
+        viewer = await self._viewer(
+            request, conn, {"event_id": event["id"], "organizer_id": event["organizer_id"]}
+        )
         listed = []
-        viewer: Viewer | None = None
-        for row in rows:
+        for row in await store.event_recordings(conn, event["id"]):
             if not (row["is_published"] and row["status"] == "available"):
                 continue
-            viewer = viewer or await self._viewer(request, conn, row)
             allowed = decide(facts(row), viewer.caller, password_ok=True).allowed
             listed.append(RecordingSummary(**summary_fields(row, allowed)))
         return _json([item.model_dump(mode="json") for item in listed])

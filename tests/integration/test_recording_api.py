@@ -130,6 +130,9 @@ def test_attendee_list_shows_published_available_recordings_with_access(world: W
     assert {item["uuid"]: item["can_access"] for item in mine}[r["registrants"]] is True
     assert ZOOM_URL not in anonymous.text and "zoompw" not in anonymous.text
     assert world.client.get(f"/api/events/{uuid.uuid4()}/recordings/").status_code == 404
+    bad_token = {"Authorization": "Bearer not-a-token"}
+    listing = world.client.get(f"/api/events/{world.event}/recordings/", headers=bad_token)
+    assert listing.status_code == 401
     assert world.client.get("/api/events/not-a-uuid/recordings/").status_code == 404
 
 
