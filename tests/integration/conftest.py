@@ -55,12 +55,12 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def create_database() -> str:
-    """A fresh database with every migration applied."""
+def create_database(server: str = BASE_DATABASE_URL) -> str:
+    """A fresh database on `server` (a libpq URL) with every migration applied."""
     name = f"zs_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(server, "postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(BASE_DATABASE_URL, name)
+    url = with_database(server, name)
     migrate(url, platform=True)
     return url
 

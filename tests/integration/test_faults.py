@@ -6,6 +6,7 @@ database). Short here; `bench` runs them longer (FAULT_SECONDS)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -20,7 +21,14 @@ import pytest
 
 from ingest import delivery_id
 from tests.conftest import SECRET
-from tests.integration.conftest import STACK, Pipeline, count_rows, free_port, wait_for_rows
+from tests.integration.conftest import (
+    STACK,
+    Pipeline,
+    count_rows,
+    create_database,
+    free_port,
+    wait_for_rows,
+)
 from tests.integration.derived import checksums, replay
 from zoomstream.samples import dumps, meeting_burst, sign
 from zoomstream.stack import KafkaBroker, LocalPostgres
@@ -122,32 +130,35 @@ def same_as_clean_run(pipeline: Pipeline, database_url: str, clean_database_url:
 
 
 @pytest.fixture
-def local_postgres() -> LocalPostgres:
-    if "DATABASE_URL" in os.environ:
-        pytest.skip("stops the local stack's PostgreSQL; DATABASE_URL names another server")
-    return LocalPostgres(home=STACK / "postgres")
+def private_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster of this test's own, to stop and start (the shared one serves the
+    other tests, and DATABASE_URL may name a server the test does not own)."""
+    server = LocalPostgres(home=tmp_path / "postgres", port=free_port())
+    server.up()
+    yield server
+    server.down()
+    shutil.rmtree(server.data, ignore_errors=True)
 
 
 def test_postgres_stopped_mid_stream(
-    pipeline: Pipeline,
-    database_url: str,
-    clean_database_url: str,
-    local_postgres: LocalPostgres,
+    pipeline: Pipeline, clean_database_url: str, private_postgres: LocalPostgres
 ) -> None:
+    database_url = create_database(private_postgres.url)
     platform_rows(database_url, 3)
     platform_rows(clean_database_url, 3)
     bodies = traffic(3, 30)
+    pipeline.env["DATABASE_URL"] = database_url
     pipeline.start_ingest()
     pipeline.start_worker()
     with Sender(pipeline.url, bodies, seconds=FAULT_SECONDS * 2) as sender:
         deadline = time.monotonic() + 60
         while count_rows(database_url) < 20 and time.monotonic() < deadline:
             time.sleep(0.2)
-        local_postgres.down()  # the worker's transactions fail; ingest goes on accepting
+        private_postgres.down()  # the worker's transactions fail; ingest goes on accepting
         try:
             time.sleep(FAULT_SECONDS)
         finally:
-            local_postgres.up()
+            private_postgres.up()
     sender.resend_refused()
     assert wait_for_rows(database_url, len(bodies)) == len(bodies)
     logged_once(database_url, sender.accepted)
