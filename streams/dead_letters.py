@@ -6,9 +6,8 @@ import logging
 import traceback
 from typing import Any
 
-from schemas import DeadLetter
 from streams import metrics
-from streams.batch import utc_now
+from streams.batch import dead_letter, utc_now
 from streams.webhook_log import Delivery
 
 log = logging.getLogger(__name__)
@@ -16,15 +15,7 @@ log = logging.getLogger(__name__)
 
 async def reject(topic: Any, delivery: Delivery, error: str) -> None:
     """Send and wait for the broker's ack, so the source offset can be committed after it."""
-    letter = DeadLetter(
-        source_topic=delivery.topic,
-        partition=delivery.partition,
-        offset=delivery.offset,
-        value=delivery.value,
-        error=error[:1000],
-        traceback=traceback.format_exc()[-5000:],
-        failed_at=utc_now(),
-    )
+    letter = dead_letter(delivery, error, traceback.format_exc(), utc_now())
     await (await topic.send(key=None, value=letter.model_dump_json().encode()))
     metrics.DEAD_LETTERS.inc()
     log.error(

@@ -23,7 +23,7 @@ from streams.dead_letters import reject
 from streams.email_events import InvalidEmailWebhook
 from streams.email_sender import EmailSender, Mailer, SmtpMailer
 from streams.email_tracking import Applied, apply_events, normalise
-from streams.sources import RepairedSource, batch_agent
+from streams.sources import RepairedSource, batch_agent, byte_topic
 from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
@@ -50,10 +50,8 @@ def install_email_agents(
     sources: list[RepairedSource],
     mailer: Mailer | None = None,
 ) -> None:
-    def byte_topic(name: str) -> Any:
-        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
-    dead_letters = byte_topic(EMAIL_DEAD_LETTERS)
+    dead_letters = byte_topic(app, settings, EMAIL_DEAD_LETTERS)
     sender = EmailSender(
         db,
         mailer or smtp_mailer(settings),
@@ -64,7 +62,7 @@ def install_email_agents(
         clock=utc_now,
     )
 
-    @app.agent(byte_topic(EMAIL_SEND), name="email-send")
+    @app.agent(byte_topic(app, settings, EMAIL_SEND), name="email-send")
     async def send_agent(stream: Any) -> None:
         """One request at a time, in order per recipient (the topic's key)."""
         async for event in stream.events():
@@ -108,13 +106,11 @@ def install_email_agents(
 
     batch_agent(
         app,
-        byte_topic(EMAIL_RAW),
+        settings,
+        byte_topic(app, settings, EMAIL_RAW),
         "email-events",
         track,
         sources,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        batch_size=settings.worker_batch_size,
-        batch_seconds=settings.worker_batch_seconds,
     )
 
 

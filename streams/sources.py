@@ -21,6 +21,7 @@ from streams import metrics
 from streams.gaps import Gap
 from streams.reread import GapRepair, PartitionReader
 from streams.webhook_log import Delivery
+from zoomstream.settings import Settings
 
 Handle = Callable[[list[Delivery]], Awaitable[None]]
 
@@ -79,27 +80,37 @@ class RepairedSource:
             )
 
 
+def byte_topic(app: faust.App, settings: Settings, name: str) -> Any:
+    """A topic of this deployment (prefixed) carrying bytes: pydantic models parse them."""
+    return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+
+
 def batch_agent(
     app: faust.App,
+    settings: Settings,
     topic: Any,
     name: str,
     handle: Handle,
     sources: list[RepairedSource],
-    *,
-    bootstrap_servers: str,
-    batch_size: int,
-    batch_seconds: float,
     lock: asyncio.Lock | None = None,
 ) -> RepairedSource:
-    """An agent reading `topic` in batches through a RepairedSource (added to `sources`, whose
-    idle sweep the worker runs), handing each batch to `handle`."""
+    """An agent reading `topic` in batches (WORKER_BATCH_SIZE, WORKER_BATCH_SECONDS) through a
+    RepairedSource (added to `sources`, whose idle sweep the worker runs), handing each batch
+    to `handle`."""
     source = RepairedSource(
-        app, bootstrap_servers, topic.get_topic_name(), handle, lock or asyncio.Lock()
+        app,
+        settings.kafka_bootstrap_servers,
+        topic.get_topic_name(),
+        handle,
+        lock or asyncio.Lock(),
     )
     sources.append(source)
 
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch_size, within=batch_seconds):
+        batches = stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_seconds
+        )
+        async for events in batches:
             await source.batch(events)
 
     app.agent(topic, name=name)(agent)

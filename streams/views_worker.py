@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import Any
 
 import faust
 from pydantic import ValidationError
@@ -15,7 +14,7 @@ from sinks import Database, in_transaction
 from sinks import views as sink
 from streams import metrics
 from streams.dead_letters import reject
-from streams.sources import RepairedSource, batch_agent
+from streams.sources import RepairedSource, batch_agent, byte_topic
 from streams.tables import ChangelogTable
 from streams.views import (
     RecordingCounters,
@@ -33,10 +32,8 @@ from zoomstream.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
 def install_view_agents(
     app: faust.App, settings: Settings, db: Database, sources: list[RepairedSource]
 ) -> None:
-    def byte_topic(name: str) -> Any:
-        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
-    dead_letters = byte_topic(RECORDING_VIEW_DEAD_LETTERS)
+    dead_letters = byte_topic(app, settings, RECORDING_VIEW_DEAD_LETTERS)
     viewers = ChangelogTable(app.Table("recording-viewers", partitions=settings.kafka_partitions))
     counters = ChangelogTable(app.Table("recording-counters", partitions=settings.kafka_partitions))
 
@@ -98,11 +95,9 @@ def install_view_agents(
 
     batch_agent(
         app,
-        byte_topic(RECORDING_VIEWS),
+        settings,
+        byte_topic(app, settings, RECORDING_VIEWS),
         "recording-views",
         count,
         sources,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        batch_size=settings.worker_batch_size,
-        batch_seconds=settings.worker_batch_seconds,
     )

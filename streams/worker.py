@@ -17,7 +17,7 @@ from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.email_worker import install_email_agents
-from streams.sources import RepairedSource, batch_agent
+from streams.sources import RepairedSource, batch_agent, byte_topic
 from streams.tables import SeenTable
 from streams.views_worker import install_view_agents
 from streams.webhook_log import Delivery
@@ -56,14 +56,11 @@ def create_worker(settings: Settings) -> faust.App:
     )
     db = Database(settings.database_url)
 
-    def byte_topic(name: str) -> Any:
-        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
-
-    raw_topic = byte_topic(ZOOM_RAW)
-    retry_topic = byte_topic(ZOOM_RETRY)
-    dead_letters = byte_topic(ZOOM_DEAD_LETTERS)
-    recordings = byte_topic(ZOOM_RECORDINGS)
-    attendance = byte_topic(ZOOM_ATTENDANCE)
+    raw_topic = byte_topic(app, settings, ZOOM_RAW)
+    retry_topic = byte_topic(app, settings, ZOOM_RETRY)
+    dead_letters = byte_topic(app, settings, ZOOM_DEAD_LETTERS)
+    recordings = byte_topic(app, settings, ZOOM_RECORDINGS)
+    attendance = byte_topic(app, settings, ZOOM_ATTENDANCE)
     handlers = build_handlers(settings.attendance_min_fraction)
     seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
     processing = asyncio.Lock()  # the raw agent, the retries and the sweep never overlap
@@ -149,13 +146,11 @@ def create_worker(settings: Settings) -> faust.App:
 
     batch_agent(
         app,
+        settings,
         raw_topic,
         "webhook-log",
         handle,
         sources,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        batch_size=settings.worker_batch_size,
-        batch_seconds=settings.worker_batch_seconds,
         lock=processing,
     )
 
