@@ -66,6 +66,37 @@ async def insert_fact(
     return cur.rowcount == 1
 
 
+async def upsert_meetings(conn: AsyncConnection, meetings: Sequence[dict[str, Any]]) -> None:
+    """`upsert_meeting` for many events at once, in their order (the times combine alike)."""
+    if meetings:
+        async with conn.cursor() as cur:
+            await cur.executemany(UPSERT_MEETING, meetings)
+
+
+_FACT_TYPES = ("text", "text", "text", "text", "timestamptz", "timestamptz") + ("text",) * 6
+
+
+async def insert_facts(
+    conn: AsyncConnection, facts: Sequence[tuple[str, str, dict[str, Any]]]
+) -> set[tuple[str, str]]:
+    """Store many (meeting uuid, fact key, fact) in one statement; the keys that were new.
+
+    A key twice in `facts` is stored once (the later copy conflicts with the first)."""
+    if not facts:
+        return set()
+    columns = [[uuid for uuid, _, _ in facts], [key for _, key, _ in facts]]
+    columns += [[fact[c] for _, _, fact in facts] for c in FACT_COLUMNS]
+    arrays = ", ".join(f"%b::{kind}[]" for kind in _FACT_TYPES)
+    cur = await conn.execute(
+        f"INSERT INTO zoom_participant_facts (zoom_meeting_uuid, fact_key, {', '.join(FACT_COLUMNS)})"
+        f" SELECT * FROM unnest({arrays})"
+        " ON CONFLICT (zoom_meeting_uuid, fact_key) DO NOTHING"
+        " RETURNING zoom_meeting_uuid, fact_key",
+        columns,
+    )
+    return {(str(row[0]), str(row[1])) for row in await cur.fetchall()}
+
+
 async def meeting(
     conn: AsyncConnection, meeting_uuid: str
 ) -> tuple[int | None, datetime | None, datetime | None, str] | None:

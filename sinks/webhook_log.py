@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from psycopg import AsyncConnection
@@ -58,15 +58,54 @@ WHERE l.processing_status IN ('pending', 'processing', 'failed')
 """
 
 
+_FIELDS = tuple(f.name for f in fields(WebhookLogRow))
+
+
 def _params(row: WebhookLogRow) -> tuple[object, ...]:
-    values = astuple(row)
+    values = tuple(getattr(row, name) for name in _FIELDS)  # not astuple: it deep-copies
     # meeting id and uuid are used twice: as columns, and to match the event.
     return (*values[:5], row.zoom_meeting_id, row.zoom_meeting_uuid, *values[5:])
 
 
+_TYPES = {
+    "event_timestamp": "timestamptz",
+    "processed_at": "timestamptz",
+    "last_attempt_at": "timestamptz",
+    "received_at": "timestamptz",
+    "processing_attempts": "integer",
+    "attendance_records_created": "integer",
+}
+_COLUMNS = ", ".join(_FIELDS)
+# The same as UPSERT_SQL for many rows in one statement: the rows come in as one array per
+# column, and the event is matched once per distinct occurrence. The match reads the log rows
+# committed before the statement, so all of an occurrence's rows in a batch match alike (as
+# they do one by one: the first one's match is what the others find).
+UPSERT_MANY_SQL = f"""
+WITH input AS (
+    SELECT * FROM unnest({", ".join(f"%b::{_TYPES.get(name, 'text')}[]" for name in _FIELDS)})
+        AS i({_COLUMNS})
+), matched AS (
+    SELECT zoom_meeting_id, zoom_meeting_uuid,
+           zoomstream_match_event(zoom_meeting_id, zoom_meeting_uuid) AS event_id
+      FROM (SELECT DISTINCT zoom_meeting_id, zoom_meeting_uuid FROM input) AS occurrences
+)
+INSERT INTO zoom_webhook_logs AS l (event_id, {_COLUMNS})
+SELECT m.event_id, {", ".join(f"i.{name}::jsonb" if name in ("payload", "headers") else f"i.{name}" for name in _FIELDS)}
+  FROM input i JOIN matched m USING (zoom_meeting_id, zoom_meeting_uuid)
+{UPSERT_SQL[UPSERT_SQL.index("ON CONFLICT") :]}"""
+
+
 async def upsert(conn: AsyncConnection, rows: Sequence[WebhookLogRow]) -> None:
-    """Write the rows in the caller's transaction (see UPSERT_SQL for what an existing row takes)."""
+    """Write the rows in the caller's transaction (see UPSERT_SQL for what an existing row takes).
+
+    Rows with distinct webhook ids go in one statement; a webhook id twice (which one statement
+    cannot update twice) makes them go one after another."""
     if not rows:
+        return
+    if len(rows) > 1 and len({row.webhook_id for row in rows}) == len(rows):
+        await conn.execute(
+            UPSERT_MANY_SQL, [[getattr(row, name) for row in rows] for name in _FIELDS]
+        )
         return
     async with conn.cursor() as cur:
         await cur.executemany(UPSERT_SQL, [_params(row) for row in rows])

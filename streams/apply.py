@@ -21,7 +21,7 @@ from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
 from streams.attendance_handler import HANDLERS as ATTENDANCE_HANDLERS
-from streams.attendance_handler import recompute_occurrence
+from streams.attendance_handler import apply_many, recompute_occurrence
 from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
@@ -36,6 +36,12 @@ Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[O
 
 Recompute = Callable[[AsyncConnection, str], Awaitable[tuple[AttendanceRecord, ...]]]
 
+ApplyMany = Callable[
+    [AsyncConnection, Sequence[ZoomEvent]], Awaitable[Sequence[Outcome | Exception]]
+]
+"""Handles many events of the types it is registered for in a few statements: each event's
+outcome, or the error that leaves that event unapplied."""
+
 
 @dataclass(frozen=True)
 class Handlers:
@@ -44,13 +50,21 @@ class Handlers:
     by_type: Mapping[str, Handler]
     recompute: Recompute
     """An occurrence's attendance from all its facts, once per batch that touched it."""
+    many: ApplyMany | None = None
+    many_types: frozenset[str] = frozenset()
+    """The event types `many` handles; a batch's other events go one by one."""
 
 
 def build_handlers(attendance_min_fraction: float) -> Handlers:
     async def recompute(conn: AsyncConnection, meeting_uuid: str) -> tuple[AttendanceRecord, ...]:
         return await recompute_occurrence(conn, meeting_uuid, attendance_min_fraction)
 
-    return Handlers({**RECORDING_HANDLERS, **ATTENDANCE_HANDLERS}, recompute)
+    return Handlers(
+        {**RECORDING_HANDLERS, **ATTENDANCE_HANDLERS},
+        recompute,
+        many=apply_many,
+        many_types=frozenset(ATTENDANCE_HANDLERS),
+    )
 
 
 @dataclass(frozen=True)
@@ -136,17 +150,25 @@ async def apply_items(
     now: datetime,
     handlers: Handlers,
 ) -> tuple[list[ItemResult], Changes]:
-    """Handle each item in its own savepoint within the caller's transaction.
+    """Handle the items within the caller's transaction.
 
-    Connection failures propagate (the caller retries the whole batch); any other error rolls
-    back that item only. Attendance is recomputed once per occurrence the batch touched, after
-    its items. Returns each item's result and what to publish.
+    The items `handlers.many` takes go together, in one savepoint, with their log rows in one
+    statement; if that fails they go one by one like the rest. One by one, each item has its own
+    savepoint: an error rolls back that item only. Connection failures propagate (the caller
+    retries the whole batch). Attendance is recomputed once per occurrence the batch touched,
+    after its items. Returns each item's result, in the items' order, and what to publish.
     """
-    results: list[ItemResult] = []
-    publish: set[int] = set()
-    occurrences: set[str] = set()
-    attendance: dict[str, AttendanceRecord] = {}
-    for item in items:
+    together: list[Item] = []
+    if handlers.many is not None:
+        together = [item for item in items if item.event.event in handlers.many_types]
+    done = await _apply_together(conn, together, now, handlers) if together else None
+    if done is None:
+        done, alone = [], list(items)
+    else:
+        applied = {id(result.item) for result in done}
+        alone = [item for item in items if id(item) not in applied]
+    by_item = {id(result.item): result for result in done}
+    for item in alone:
         occurred_at = event_time(item.event, item.envelope.received_at)
         try:
             async with conn.transaction():
@@ -157,16 +179,20 @@ async def apply_items(
                     else await handler(conn, item.event, occurred_at, now)
                 )
                 await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
-            publish |= outcome.publish
-            occurrences |= outcome.recompute
-            attendance.update((record.key, record) for record in outcome.attendance)
-            results.append(ItemResult(item, outcome=outcome))
+            by_item[id(item)] = ItemResult(item, outcome=outcome)
         except psycopg.OperationalError:
             raise
         except Exception as exc:
-            permanent = isinstance(exc, PermanentError)
-            failure = Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(), permanent)
-            results.append(await _log_failure(conn, item, failure, now))
+            by_item[id(item)] = await _log_failure(conn, item, _failure(exc), now)
+    results = [by_item[id(item)] for item in items]
+    publish: set[int] = set()
+    occurrences: set[str] = set()
+    attendance: dict[str, AttendanceRecord] = {}
+    for result in results:
+        if result.outcome is not None:
+            publish |= result.outcome.publish
+            occurrences |= result.outcome.recompute
+            attendance.update((record.key, record) for record in result.outcome.attendance)
     for meeting_uuid in sorted(occurrences):
         try:
             async with conn.transaction():
@@ -189,6 +215,43 @@ async def apply_items(
             # The recording's rows are written; its status and message wait for its next event.
             log.exception("could not refresh recording %d", recording_id)
     return results, Changes(states, list(attendance.values()))
+
+
+def _failure(exc: BaseException) -> Failure:
+    return Failure(
+        f"{type(exc).__name__}: {exc}",
+        "".join(traceback.format_exception(exc)),
+        isinstance(exc, PermanentError),
+    )
+
+
+async def _apply_together(
+    conn: AsyncConnection, items: Sequence[Item], now: datetime, handlers: Handlers
+) -> list[ItemResult] | None:
+    """The items through `handlers.many` and their log rows in one statement, in one savepoint;
+    None when that failed (rolled back: the caller takes them one by one)."""
+    assert handlers.many is not None
+    try:
+        async with conn.transaction():
+            outcomes = await handlers.many(conn, [item.event for item in items])
+            results = [
+                ItemResult(item, failure=_failure(outcome))
+                if isinstance(outcome, Exception)
+                else ItemResult(item, outcome=outcome)
+                for item, outcome in zip(items, outcomes, strict=True)
+            ]
+            await webhook_log.upsert(
+                conn,
+                [log_row(r.item, now, outcome=r.outcome, failure=r.failure) for r in results],
+            )
+        return results
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        log.warning(
+            "%d webhooks could not be applied together; one by one", len(items), exc_info=True
+        )
+        return None
 
 
 async def _log_failure(

@@ -85,12 +85,19 @@ def create_worker(settings: Settings) -> faust.App:
             db, lambda conn: apply_items(conn, items, now, handlers)
         )
         metrics.count_results(results)
-        for state in changes.recordings:
-            await send(
-                recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode()
+        # All sent first, then every ack awaited: one round trip for the batch's records, in
+        # order per key (one producer, sends in call order).
+        acks = [
+            await recordings.send(
+                key=state.zoom_recording_id.encode(), value=state.model_dump_json().encode()
             )
-        for record in changes.attendance:
-            await send(attendance, record.key.encode(), record.model_dump_json().encode())
+            for state in changes.recordings
+        ]
+        acks += [
+            await attendance.send(key=record.key.encode(), value=record.model_dump_json().encode())
+            for record in changes.attendance
+        ]
+        await asyncio.gather(*acks)
         return results
 
     async def send_dead_letter(letter: DeadLetter) -> None:
