@@ -6,37 +6,43 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
 from confluent_kafka import Producer
 
 from bench.common import Figure, Process, Report
+from streams.seen_store import entry_key, entry_value
 
 GOAL_MB = 400
 
 
-def fill_changelog(bootstrap: str, topic: str, ids: int, partitions: int) -> None:
+def fill_changelog(bootstrap: str, topic: str, ids: int, partitions: int, batch: int) -> None:
+    """`ids` delivery ids as the worker writes them: an entry per batch and partition."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"}
     )
     now = time.time()
-    for n in range(ids):
-        key = hashlib.sha256(str(n).encode()).hexdigest()
-        partition = n % partitions
+    per_entry = max(1, batch // partitions)
+    for first in range(0, ids, per_entry):
+        partition = (first // per_entry) % partitions
+        chunk = [
+            hashlib.sha256(str(n).encode()).hexdigest()
+            for n in range(first, min(ids, first + per_entry))
+        ]
         while True:
             try:
                 producer.produce(
                     topic,
-                    key=json.dumps(key).encode(),
-                    value=json.dumps([now, partition]).encode(),
+                    key=json.dumps(entry_key(partition, first)).encode(),
+                    value=json.dumps(entry_value(chunk, now)).encode(),
                     partition=partition,
                 )
                 break
             except BufferError:
                 producer.poll(0.1)
-        if n % 10_000 == 0:
-            producer.poll(0)
+        producer.poll(0)
     producer.flush(120)
 
 
@@ -68,7 +74,11 @@ def run(report: Report, env: dict[str, str], logs: Path, ids: int) -> None:
         worker.stop()
     topic = f"{full_env['TOPIC_PREFIX']}zoomstream-delivery-seen-changelog"
     fill_changelog(
-        env["KAFKA_BOOTSTRAP_SERVERS"], topic, ids, int(env.get("KAFKA_PARTITIONS", "8"))
+        env["KAFKA_BOOTSTRAP_SERVERS"],
+        topic,
+        ids,
+        int(env.get("KAFKA_PARTITIONS", "8")),
+        int(env.get("WORKER_BATCH_SIZE", "500")),
     )
     log = logs / "worker-full-2.log"
     worker = Process(["-m", "zoomstream", "worker", "--loglevel", "info"], full_env, log)
@@ -78,6 +88,7 @@ def run(report: Report, env: dict[str, str], logs: Path, ids: int) -> None:
         restored = time.perf_counter() - started
     finally:
         worker.stop()
+    restored_ids = re.findall(r"dedup window restored: (\d+) delivery ids", log.read_text())
     report.add(
         Figure(
             f"worker RSS with {ids:,} delivery ids in the dedup window",
@@ -85,6 +96,7 @@ def run(report: Report, env: dict[str, str], logs: Path, ids: int) -> None:
             f"empty window {floor / 2**20:,.0f} MB",
             full / floor,
             f"< {GOAL_MB} MB",
-            f"{(full - floor) / ids:,.0f} bytes per id",
+            f"{(full - floor) / ids:,.0f} bytes per id; the worker restored"
+            f" {int(restored_ids[-1]) if restored_ids else 0:,} ids",
         )
     )

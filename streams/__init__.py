@@ -2,7 +2,7 @@
 
 from streams.apply import MAX_ATTEMPTS, Item, ItemResult, apply_items, log_row
 from streams.batch import BatchOutcome, Ports, process_batch, process_retry
-from streams.dedup import expired, first_deliveries
+from streams.dedup import first_deliveries
 from streams.recordings import recording_status, to_recording, transcript_files
 from streams.webhook_log import Delivery
 from streams.worker import create_worker
@@ -16,7 +16,6 @@ __all__ = [
     "Ports",
     "apply_items",
     "create_worker",
-    "expired",
     "first_deliveries",
     "log_row",
     "process_batch",

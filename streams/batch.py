@@ -24,7 +24,8 @@ Apply = Callable[[Sequence[Item]], Awaitable[list[ItemResult]]]
 changed after the commit, and returns each item's result."""
 SendDeadLetter = Callable[[DeadLetter], Awaitable[None]]
 ScheduleRetry = Callable[[RetryRequest], Awaitable[None]]
-MarkSeen = Callable[[str, float, int], None]
+MarkSeen = Callable[[Sequence[tuple[str, float, int, int]]], None]
+"""Remembers a batch's deliveries: (delivery id, receive time, partition, offset) each."""
 
 
 @dataclass
@@ -133,10 +134,17 @@ async def process_batch(
             await reject(dead_letter(delivery, error, traceback.format_exc(), now), ports, outcome)
 
     await settle(await ports.apply(items), now, ports, outcome)
-    for item in items:
-        mark_seen(
-            item.envelope.webhook_id, item.envelope.received_at.timestamp(), item.delivery.partition
-        )
+    mark_seen(
+        [
+            (
+                item.envelope.webhook_id,
+                item.envelope.received_at.timestamp(),
+                item.delivery.partition,
+                item.delivery.offset,
+            )
+            for item in items
+        ]
+    )
     return outcome
 
 

@@ -8,7 +8,7 @@ result exact.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
@@ -42,8 +42,3 @@ def first_deliveries(
         in_batch.add(delivery_id)
         kept.append(item)
     return kept
-
-
-def expired(seen: Mapping[str, float], now: float, window_seconds: float) -> list[str]:
-    """Delivery ids whose first delivery is older than the window: safe to forget."""
-    return [delivery_id for delivery_id, first in seen.items() if now - first > window_seconds]

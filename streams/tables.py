@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from streams.dedup import expired
+from streams.seen_store import SeenIndex, entry_key, entry_value
+
+Seen = tuple[str, float, int, int]
+"""A delivery marked seen: (delivery id, receive time, partition, offset)."""
 
 
 class ChangelogTable:
@@ -36,22 +40,43 @@ class ChangelogTable:
         return self._table.data.items()
 
 
-class SeenTable(ChangelogTable):
-    """The dedup window. Each value is `[first receive time, partition]`, so that pruning can
-    write the tombstone where the entry is."""
+class SeenTable:
+    """The dedup window (a Faust table on `SeenStore`): looked up per delivery, written per batch.
+
+    Each batch's ids go to the changelog as one entry per partition, in the partition of their
+    source (co-partitioned), after their effects are committed."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @property
+    def _index(self) -> SeenIndex:
+        index: SeenIndex = self._table.data.index
+        return index
+
+    def __len__(self) -> int:
+        return len(self._index)
 
     def get(self, key: str, /) -> float | None:
         """The first receive time of a delivery id (the dedup step's lookup)."""
-        value = super().get(key)
-        return None if value is None else float(value[0])
+        return self._index.get(key)
 
-    def mark(self, key: str, received_at: float, partition: int) -> None:
-        self.set(key, [received_at, partition], partition)
+    def mark(self, deliveries: Sequence[Seen]) -> None:
+        """Remember the deliveries of a batch: (id, receive time, partition, offset) each."""
+        by_partition: dict[int, list[Seen]] = {}
+        for seen in deliveries:
+            by_partition.setdefault(seen[2], []).append(seen)
+        for partition, group in by_partition.items():
+            key = entry_key(partition, min(offset for _, _, _, offset in group))
+            ids, at = [i for i, _, _, _ in group], max(t for _, t, _, _ in group)
+            self._table.send_changelog(partition, key, entry_value(ids, at))
+            self._index.add(key, partition, ids, at)
 
     def prune(self, now: float, window_seconds: float) -> int:
-        """Forget entries older than the window, in memory and in the changelog."""
-        entries = dict(self.items())
-        stale = expired({key: value[0] for key, value in entries.items()}, now, window_seconds)
+        """Forget the entries older than the window, in memory and in the changelog."""
+        stale = self._index.expired(now, window_seconds)
         for key in stale:
-            self.delete(key, entries[key][1])
+            partition = self._index.entries[key].partition
+            self._table.send_changelog(partition, key, None, value_serializer="raw")
+            self._index.forget(key)
         return len(stale)

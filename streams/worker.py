@@ -17,6 +17,7 @@ from streams import metrics
 from streams.apply import Item, ItemResult, apply_items, build_handlers
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.email_worker import install_email_agents
+from streams.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.sources import RepairedSource, batch_agent, byte_topic
 from streams.tables import SeenTable
 from streams.views_worker import install_view_agents
@@ -62,7 +63,9 @@ def create_worker(settings: Settings) -> faust.App:
     recordings = byte_topic(app, settings, ZOOM_RECORDINGS)
     attendance = byte_topic(app, settings, ZOOM_ATTENDANCE)
     handlers = build_handlers(settings.attendance_min_fraction)
-    seen = SeenTable(app.Table("delivery-seen", partitions=settings.kafka_partitions))
+    seen = SeenTable(
+        app.Table("delivery-seen", partitions=settings.kafka_partitions, store=SEEN_STORE_URL)
+    )
     processing = asyncio.Lock()  # the raw agent, the retries and the sweep never overlap
     clock = {"last_prune": time.monotonic()}
     sources: list[RepairedSource] = []

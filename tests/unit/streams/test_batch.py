@@ -49,9 +49,10 @@ class Fakes:
     async def retry(self, request: RetryRequest) -> None:
         self.retries.append(request)
 
-    def mark(self, key: str, received: float, partition: int) -> None:
-        self.seen[key] = received
-        self.marked.append((key, partition))
+    def mark(self, deliveries: Sequence[tuple[str, float, int, int]]) -> None:
+        for key, received, partition, _offset in deliveries:
+            self.seen[key] = received
+            self.marked.append((key, partition))
 
     async def run(self, deliveries: list[Delivery]) -> None:
         await process_batch(

@@ -1,4 +1,4 @@
-from streams import expired, first_deliveries
+from streams import first_deliveries
 
 WINDOW = 7200.0
 
@@ -20,8 +20,3 @@ def test_seen_longer_ago_than_the_window_is_new_again() -> None:
     assert first_deliveries([("a", 100.0 + WINDOW)], by_pair, {"a": 100.0}, WINDOW) == [
         ("a", 100.0 + WINDOW)
     ]
-
-
-def test_expired_lists_only_entries_older_than_the_window() -> None:
-    seen = {"old": 0.0, "edge": 100.0, "new": 5000.0}
-    assert expired(seen, now=100.0 + WINDOW + 1, window_seconds=WINDOW) == ["old", "edge"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams import create_worker
+from streams.seen_store import SeenStore
 from zoomstream.settings import Settings
 
 
@@ -16,3 +19,10 @@ def test_worker_has_its_agents_and_tables() -> None:
         "webhook-log",
     ]
     assert sorted(app.tables) == ["delivery-seen", "recording-counters", "recording-viewers"]
+
+
+def test_the_dedup_window_is_kept_in_the_compact_store() -> None:
+    app = create_worker(Settings(_env_file=None, topic_prefix="unit."))
+    tables: dict[str, Any] = dict(app.tables)
+    assert isinstance(tables["delivery-seen"].data, SeenStore)
+    assert not isinstance(tables["recording-counters"].data, SeenStore)
