@@ -97,32 +97,43 @@ async def insert_facts(
     return {(str(row[0]), str(row[1])) for row in await cur.fetchall()}
 
 
-async def meeting(
-    conn: AsyncConnection, meeting_uuid: str
-) -> tuple[int | None, datetime | None, datetime | None, str] | None:
-    """What upsert_meeting returns, for an occurrence already recorded."""
+MeetingRow = tuple[int | None, datetime | None, datetime | None, str]
+"""(event id, start time, end time, Zoom meeting id) of an occurrence."""
+
+
+async def meetings(conn: AsyncConnection, meeting_uuids: Sequence[str]) -> dict[str, MeetingRow]:
+    """What upsert_meeting returns, for the occurrences already recorded."""
     cur = await conn.execute(
-        "SELECT event_id, start_time, end_time, zoom_meeting_id FROM zoom_meetings"
-        " WHERE zoom_meeting_uuid = %s",
-        (meeting_uuid,),
+        "SELECT zoom_meeting_uuid, event_id, start_time, end_time, zoom_meeting_id"
+        " FROM zoom_meetings WHERE zoom_meeting_uuid = ANY(%s)",
+        (list(meeting_uuids),),
     )
-    row = await cur.fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return {str(r[0]): (r[1], r[2], r[3], str(r[4])) for r in await cur.fetchall()}
 
 
-async def facts(conn: AsyncConnection, meeting_uuid: str) -> list[dict[str, Any]]:
-    return await existing(conn, "zoom_participant_facts", FACT_COLUMNS, meeting_uuid, lock=False)
+async def facts(
+    conn: AsyncConnection, meeting_uuids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    return await existing(conn, "zoom_participant_facts", FACT_COLUMNS, meeting_uuids, lock=False)
+
+
+Registration = tuple[int, str, str | None, str]
+"""(id, uuid, zoom_registrant_id, lower(email)) of a registration."""
 
 
 async def registrations(
-    conn: AsyncConnection, event_id: int
-) -> list[tuple[int, str, str | None, str]]:
-    """(id, uuid, zoom_registrant_id, lower(email)) of the event's registrations."""
+    conn: AsyncConnection, event_ids: Sequence[int]
+) -> dict[int, list[Registration]]:
+    """The events' registrations, by event id."""
+    found: dict[int, list[Registration]] = {event_id: [] for event_id in event_ids}
     cur = await conn.execute(
-        "SELECT id, uuid::text, zoom_registrant_id, lower(email) FROM registrations WHERE event_id = %s",
-        (event_id,),
+        "SELECT event_id, id, uuid::text, zoom_registrant_id, lower(email) FROM registrations"
+        " WHERE event_id = ANY(%s) ORDER BY id",
+        (list(event_ids),),
     )
-    return [(int(r[0]), str(r[1]), r[2], str(r[3])) for r in await cur.fetchall()]
+    for r in await cur.fetchall():
+        found[int(r[0])].append((int(r[1]), str(r[2]), r[3], str(r[4])))
+    return found
 
 
 SESSION_COLUMNS = (
@@ -155,16 +166,29 @@ SUMMARY_COLUMNS = (
 
 
 async def existing(
-    conn: AsyncConnection, table: str, columns: Sequence[str], meeting_uuid: str, lock: bool = True
-) -> list[dict[str, Any]]:
-    """The occurrence's rows of `table` (locked for update unless `lock` is false)."""
+    conn: AsyncConnection,
+    table: str,
+    columns: Sequence[str],
+    meeting_uuids: Sequence[str],
+    lock: bool = True,
+) -> dict[str, list[dict[str, Any]]]:
+    """The occurrences' rows of `table`, by occurrence (locked for update, in the order of the
+    occurrences, unless `lock` is false)."""
+    found: dict[str, list[dict[str, Any]]] = {uuid: [] for uuid in meeting_uuids}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE zoom_meeting_uuid = %s"
+            f"SELECT zoom_meeting_uuid, {', '.join(columns)} FROM {table}"
+            " WHERE zoom_meeting_uuid = ANY(%s) ORDER BY zoom_meeting_uuid"
             + (" FOR UPDATE" if lock else ""),
-            (meeting_uuid,),
+            (list(meeting_uuids),),
         )
-        return await cur.fetchall()
+        for row in await cur.fetchall():
+            found[row.pop("zoom_meeting_uuid")].append(row)
+    return found
+
+
+Changes = tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
+"""(occurrence, rows to upsert, rows to delete)."""
 
 
 async def replace_rows(
@@ -172,45 +196,46 @@ async def replace_rows(
     table: str,
     columns: Sequence[str],
     keys: Sequence[str],
-    meeting_uuid: str,
-    upserts: Sequence[dict[str, Any]],
-    deletes: Sequence[dict[str, Any]],
+    changes: Sequence[Changes],
     versioned: bool = False,
 ) -> None:
-    """Upsert changed rows by their natural key and delete the ones that no longer exist.
+    """Upsert changed rows by their natural key and delete the ones that no longer exist, for
+    every occurrence given, in one statement of each kind.
 
     `versioned` tables count their changes in a `version` column."""
-    if upserts:
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
-        extra = ", version = t.version + 1" if versioned else ""
-        sql = (
-            f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
-            f" VALUES (%s, {', '.join(['%s'] * len(columns))})"
-            f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)}) DO UPDATE SET {updates}{extra}, updated_at = now()"
-        )
-        async with conn.cursor() as cur:
+    upserts = [(uuid, *(row[c] for c in columns)) for uuid, rows, _ in changes for row in rows]
+    deletes = [(uuid, *(row[k] for k in keys)) for uuid, _, rows in changes for row in rows]
+    async with conn.cursor() as cur:
+        if upserts:
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+            extra = ", version = t.version + 1" if versioned else ""
             await cur.executemany(
-                sql, [(meeting_uuid, *(row[c] for c in columns)) for row in upserts]
+                f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
+                f" VALUES (%s, {', '.join(['%s'] * len(columns))})"
+                f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)})"
+                f" DO UPDATE SET {updates}{extra}, updated_at = now()",
+                upserts,
             )
-    for row in deletes:
-        condition = " AND ".join(f"{k} = %s" for k in keys)
-        await conn.execute(
-            f"DELETE FROM {table} WHERE zoom_meeting_uuid = %s AND {condition}",
-            (meeting_uuid, *(row[k] for k in keys)),
-        )
+        if deletes:
+            condition = " AND ".join(f"{k} = %s" for k in keys)
+            await cur.executemany(
+                f"DELETE FROM {table} WHERE zoom_meeting_uuid = %s AND {condition}", deletes
+            )
 
 
 async def versions(
-    conn: AsyncConnection, meeting_uuid: str, person_keys: Sequence[str]
-) -> dict[str, tuple[int, str | None, str | None]]:
-    """person key → (version, event uuid, registration uuid) of the summaries named."""
+    conn: AsyncConnection, people: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str | None, str | None]]:
+    """(occurrence, person key) → (version, event uuid, registration uuid) of the summaries."""
     cur = await conn.execute(
-        "SELECT s.person_key, s.version, e.uuid::text, r.uuid::text FROM attendance_summaries s"
-        " LEFT JOIN events e ON e.id = s.event_id LEFT JOIN registrations r ON r.id = s.registration_id"
-        " WHERE s.zoom_meeting_uuid = %s AND s.person_key = ANY(%s)",
-        (meeting_uuid, list(person_keys)),
+        "SELECT s.zoom_meeting_uuid, s.person_key, s.version, e.uuid::text, r.uuid::text"
+        " FROM attendance_summaries s"
+        " JOIN unnest(%s::text[], %s::text[]) AS p(uuid, person_key)"
+        "   ON s.zoom_meeting_uuid = p.uuid AND s.person_key = p.person_key"
+        " LEFT JOIN events e ON e.id = s.event_id LEFT JOIN registrations r ON r.id = s.registration_id",
+        ([uuid for uuid, _ in people], [key for _, key in people]),
     )
-    return {row[0]: (int(row[1]), row[2], row[3]) for row in await cur.fetchall()}
+    return {(row[0], row[1]): (int(row[2]), row[3], row[4]) for row in await cur.fetchall()}
 
 
 async def sync_attended(conn: AsyncConnection, candidates: Sequence[int]) -> None:

@@ -21,7 +21,7 @@ from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
 from streams.attendance_handler import HANDLERS as ATTENDANCE_HANDLERS
-from streams.attendance_handler import apply_many, recompute_occurrence
+from streams.attendance_handler import apply_many, recompute_occurrences
 from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
@@ -34,7 +34,7 @@ MAX_ATTEMPTS = 3
 Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
 
 
-Recompute = Callable[[AsyncConnection, str], Awaitable[tuple[AttendanceRecord, ...]]]
+Recompute = Callable[[AsyncConnection, Sequence[str]], Awaitable[tuple[AttendanceRecord, ...]]]
 
 ApplyMany = Callable[
     [AsyncConnection, Sequence[ZoomEvent]], Awaitable[Sequence[Outcome | Exception]]
@@ -49,15 +49,17 @@ class Handlers:
 
     by_type: Mapping[str, Handler]
     recompute: Recompute
-    """An occurrence's attendance from all its facts, once per batch that touched it."""
+    """Occurrences' attendance from all their facts, once per batch that touched them."""
     many: ApplyMany | None = None
     many_types: frozenset[str] = frozenset()
     """The event types `many` handles; a batch's other events go one by one."""
 
 
 def build_handlers(attendance_min_fraction: float) -> Handlers:
-    async def recompute(conn: AsyncConnection, meeting_uuid: str) -> tuple[AttendanceRecord, ...]:
-        return await recompute_occurrence(conn, meeting_uuid, attendance_min_fraction)
+    async def recompute(
+        conn: AsyncConnection, meeting_uuids: Sequence[str]
+    ) -> tuple[AttendanceRecord, ...]:
+        return await recompute_occurrences(conn, meeting_uuids, attendance_min_fraction)
 
     return Handlers(
         {**RECORDING_HANDLERS, **ATTENDANCE_HANDLERS},
@@ -193,17 +195,8 @@ async def apply_items(
             publish |= result.outcome.publish
             occurrences |= result.outcome.recompute
             attendance.update((record.key, record) for record in result.outcome.attendance)
-    for meeting_uuid in sorted(occurrences):
-        try:
-            async with conn.transaction():
-                records = await handlers.recompute(conn, meeting_uuid)
-            attendance.update((record.key, record) for record in records)
-        except psycopg.OperationalError:
-            raise
-        except Exception:
-            # The facts are stored; the occurrence is recomputed with its next webhook (or a
-            # replay). Nothing accepted is lost, the summaries wait.
-            log.exception("could not recompute the attendance of %s", meeting_uuid)
+    records = await _recompute(conn, sorted(occurrences), handlers)
+    attendance.update((record.key, record) for record in records)
     states = []
     for recording_id in sorted(publish):
         try:
@@ -215,6 +208,31 @@ async def apply_items(
             # The recording's rows are written; its status and message wait for its next event.
             log.exception("could not refresh recording %d", recording_id)
     return results, Changes(states, list(attendance.values()))
+
+
+async def _recompute(
+    conn: AsyncConnection, occurrences: Sequence[str], handlers: Handlers
+) -> list[AttendanceRecord]:
+    """The occurrences together in one savepoint; if that fails, each in its own, so that one
+    occurrence's trouble does not hold the others' summaries back."""
+    if not occurrences:
+        return []
+    try:
+        async with conn.transaction():
+            return list(await handlers.recompute(conn, occurrences))
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        if len(occurrences) == 1:
+            # The facts are stored; the occurrence is recomputed with its next webhook (or a
+            # replay). Nothing accepted is lost, the summaries wait.
+            log.exception("could not recompute the attendance of %s", occurrences[0])
+            return []
+        log.warning("could not recompute %d occurrences together", len(occurrences), exc_info=True)
+    records: list[AttendanceRecord] = []
+    for meeting_uuid in occurrences:
+        records += await _recompute(conn, [meeting_uuid], handlers)
+    return records
 
 
 def _failure(exc: BaseException) -> Failure:

@@ -6,8 +6,8 @@ all its facts (streams.attendance) and only the rows that changed are written.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from schemas import ZoomEvent
 from schemas.attendance import AttendanceRecord, AttendanceSession
 from sinks import attendance as sink
 from streams.attendance import (
+    PARTICIPANT_EVENTS,
     AttendanceEventError,
     Fact,
     MeetingTimes,
@@ -44,6 +45,10 @@ def _meeting(event: ZoomEvent) -> dict[str, Any]:
     }
 
 
+def _fact_row(fact: Fact) -> dict[str, Any]:
+    return {name: getattr(fact, name) for name in sink.FACT_COLUMNS}  # not asdict: it deep-copies
+
+
 async def on_meeting(
     conn: AsyncConnection, event: ZoomEvent, _at: datetime, _now: datetime
 ) -> Outcome:
@@ -62,19 +67,8 @@ async def on_participant(
     meeting = _meeting(event)
     fact = to_fact(event)
     await sink.upsert_meeting(conn, **meeting)
-    new = await sink.insert_fact(conn, meeting["uuid"], fact.key, dataclasses.asdict(fact))
+    new = await sink.insert_fact(conn, meeting["uuid"], fact.key, _fact_row(fact))
     return Outcome("completed", records_changed=int(new), recompute=frozenset({meeting["uuid"]}))
-
-
-PARTICIPANT_TYPES = frozenset(
-    {
-        "meeting.participant_joined",
-        "meeting.participant_left",
-        "meeting.participant_joined_waiting_room",
-        "webinar.participant_joined",
-        "webinar.participant_left",
-    }
-)
 
 
 async def apply_many(
@@ -89,7 +83,7 @@ async def apply_many(
     for event in events:
         try:
             meeting = _meeting(event)
-            fact = to_fact(event) if event.event in PARTICIPANT_TYPES else None
+            fact = to_fact(event) if event.event in PARTICIPANT_EVENTS else None
             prepared.append((meeting, fact))
         except AttendanceEventError as exc:
             prepared.append(exc)
@@ -98,7 +92,7 @@ async def apply_many(
     }
     await sink.upsert_meetings(conn, list(meetings.values()))
     facts = [
-        (meeting["uuid"], fact.key, {name: getattr(fact, name) for name in sink.FACT_COLUMNS})
+        (meeting["uuid"], fact.key, _fact_row(fact))
         for meeting, fact in (entry for entry in prepared if not isinstance(entry, Exception))
         if fact is not None
     ]
@@ -122,19 +116,55 @@ async def apply_many(
     return outcomes
 
 
-async def recompute_occurrence(
-    conn: AsyncConnection, meeting_uuid: str, min_fraction: float
+async def recompute_occurrences(
+    conn: AsyncConnection, meeting_uuids: Sequence[str], min_fraction: float
 ) -> tuple[AttendanceRecord, ...]:
-    """Sessions and summaries of one occurrence from all its facts; the records that changed."""
-    row = await sink.meeting(conn, meeting_uuid)
-    if row is None:
+    """Sessions and summaries of the occurrences from all their facts, in a few statements for
+    all of them (a round trip per occurrence was most of a batch's time); the records that
+    changed. Occurrences not recorded yet are skipped."""
+    rows = await sink.meetings(conn, meeting_uuids)
+    uuids = [uuid for uuid in meeting_uuids if uuid in rows]
+    if not uuids:
         return ()
-    return (await recompute(conn, meeting_uuid, row, min_fraction)).attendance
+    facts = await sink.facts(conn, uuids)
+    event_ids = sorted({event_id for event_id, *_ in rows.values() if event_id is not None})
+    registrations = await sink.registrations(conn, event_ids) if event_ids else {}
+    old_sessions = await sink.existing(conn, "attendance_sessions", sink.SESSION_COLUMNS, uuids)
+    old_summaries = await sink.existing(conn, "attendance_summaries", sink.SUMMARY_COLUMNS, uuids)
+    plans = [
+        _plan(
+            uuid,
+            rows[uuid],
+            facts[uuid],
+            registrations.get(event_id, []) if (event_id := rows[uuid][0]) is not None else [],
+            old_sessions[uuid],
+            old_summaries[uuid],
+            min_fraction,
+        )
+        for uuid in uuids
+    ]
+    await sink.replace_rows(
+        conn,
+        "attendance_sessions",
+        sink.SESSION_COLUMNS,
+        ("session_id", "join_time"),
+        [(p.meeting_uuid, p.session_upserts, p.session_deletes) for p in plans],
+    )
+    await sink.replace_rows(
+        conn,
+        "attendance_summaries",
+        sink.SUMMARY_COLUMNS,
+        ("person_key",),
+        [(p.meeting_uuid, p.summary_upserts, p.summary_deletes) for p in plans],
+        versioned=True,
+    )
+    await sink.sync_attended(conn, [reg for p in plans for reg in p.registration_ids])
+    people = [(p.meeting_uuid, person) for p in plans for person in sorted(p.changed_people)]
+    known = await sink.versions(conn, people) if people else {}
+    return tuple(record for p in plans for record in _records(p, known))
 
 
-def _registration(
-    summary: Summary, registrations: Sequence[tuple[int, str, str | None, str]]
-) -> int | None:
+def _registration(summary: Summary, registrations: Sequence[sink.Registration]) -> int | None:
     """By registrant id when the person has one, else by email, case-insensitively."""
     if summary.registrant_id:
         for reg_id, _uuid, registrant_id, _email in registrations:
@@ -160,19 +190,42 @@ def _diff(
     return upserts, deletes
 
 
-async def recompute(
-    conn: AsyncConnection,
+@dataclass(frozen=True)
+class _Plan:
+    """One occurrence's recomputation: what it writes and what it publishes."""
+
+    meeting_uuid: str
+    meeting_id: str
+    sessions: list[Session]
+    summary_rows: list[dict[str, Any]]
+    session_upserts: list[dict[str, Any]]
+    session_deletes: list[dict[str, Any]]
+    summary_upserts: list[dict[str, Any]]
+    summary_deletes: list[dict[str, Any]]
+    registration_ids: list[int]
+    """Registrations whose `attended` may change: before and after."""
+
+    @property
+    def changed_people(self) -> set[str]:
+        return {r["person_key"] for r in self.summary_upserts} | {
+            r["person_key"] for r in self.session_upserts
+        }
+
+
+def _plan(
     meeting_uuid: str,
-    meeting_row: tuple[int | None, datetime | None, datetime | None, str],
+    meeting_row: sink.MeetingRow,
+    fact_rows: list[dict[str, Any]],
+    registrations: Sequence[sink.Registration],
+    old_sessions: list[dict[str, Any]],
+    old_summaries: list[dict[str, Any]],
     min_fraction: float,
-) -> Outcome:
+) -> _Plan:
+    """Pure: the occurrence's sessions and summaries from its facts, against what is stored."""
     event_id, start, end, meeting_id = meeting_row
     times = MeetingTimes(start, end)
-    facts = [Fact(**row) for row in await sink.facts(conn, meeting_uuid)]
-    all_sessions = sessions(facts, times)
+    all_sessions = sessions([Fact(**row) for row in fact_rows], times)
     all_summaries = summaries(all_sessions, times, min_fraction)
-    registrations = await sink.registrations(conn, event_id) if event_id is not None else []
-
     session_rows = [{c: getattr(s, c) for c in sink.SESSION_COLUMNS} for s in all_sessions]
     summary_rows = []
     for summary in all_summaries:
@@ -183,77 +236,42 @@ async def recompute(
             registration_id=_registration(summary, registrations),
         )
         summary_rows.append(row)
-
-    old_sessions = await sink.existing(
-        conn, "attendance_sessions", sink.SESSION_COLUMNS, meeting_uuid
-    )
-    old_summaries = await sink.existing(
-        conn, "attendance_summaries", sink.SUMMARY_COLUMNS, meeting_uuid
-    )
     session_upserts, session_deletes = _diff(
         old_sessions, session_rows, ("session_id", "join_time")
     )
     summary_upserts, summary_deletes = _diff(old_summaries, summary_rows, ("person_key",))
-    await sink.replace_rows(
-        conn,
-        "attendance_sessions",
-        sink.SESSION_COLUMNS,
-        ("session_id", "join_time"),
+    return _Plan(
         meeting_uuid,
+        meeting_id,
+        all_sessions,
+        summary_rows,
         session_upserts,
         session_deletes,
-    )
-    await sink.replace_rows(
-        conn,
-        "attendance_summaries",
-        sink.SUMMARY_COLUMNS,
-        ("person_key",),
-        meeting_uuid,
         summary_upserts,
         summary_deletes,
-        versioned=True,
-    )
-    await sink.sync_attended(
-        conn,
         [r["registration_id"] for r in [*old_summaries, *summary_rows] if r["registration_id"]],
     )
 
-    changed_people = {r["person_key"] for r in summary_upserts} | {
-        r["person_key"] for r in session_upserts
-    }
-    records = await _records(
-        conn, meeting_uuid, meeting_id, all_sessions, summary_rows, changed_people
-    )
-    changed = (
-        len(session_upserts) + len(session_deletes) + len(summary_upserts) + len(summary_deletes)
-    )
-    return Outcome("completed", records_changed=changed, attendance=records)
 
-
-async def _records(
-    conn: AsyncConnection,
-    meeting_uuid: str,
-    meeting_id: str,
-    all_sessions: Sequence[Session],
-    summary_rows: Sequence[dict[str, Any]],
-    people: set[str],
-) -> tuple[AttendanceRecord, ...]:
-    if not people:
-        return ()
-    known = await sink.versions(conn, meeting_uuid, sorted(people))
+def _records(
+    plan: _Plan, known: Mapping[tuple[str, str], tuple[int, str | None, str | None]]
+) -> list[AttendanceRecord]:
+    """The changed summaries as published records, with their stored versions."""
     records = []
-    for row in summary_rows:
-        if row["person_key"] not in people or row["person_key"] not in known:
+    people = plan.changed_people
+    for row in plan.summary_rows:
+        key = (plan.meeting_uuid, row["person_key"])
+        if row["person_key"] not in people or key not in known:
             continue
-        version, event_uuid, registration_uuid = known[row["person_key"]]
+        version, event_uuid, registration_uuid = known[key]
         own = sorted(
-            (s for s in all_sessions if s.person_key == row["person_key"]),
+            (s for s in plan.sessions if s.person_key == row["person_key"]),
             key=lambda s: s.join_time,
         )
         records.append(
             AttendanceRecord(
-                zoom_meeting_uuid=meeting_uuid,
-                zoom_meeting_id=meeting_id,
+                zoom_meeting_uuid=plan.meeting_uuid,
+                zoom_meeting_id=plan.meeting_id,
                 event_uuid=event_uuid,
                 person_key=row["person_key"],
                 registration_uuid=registration_uuid,
@@ -278,7 +296,7 @@ async def _records(
                 ],
             )
         )
-    return tuple(records)
+    return records
 
 
 HANDLERS: dict[str, Any] = {

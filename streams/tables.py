@@ -7,6 +7,9 @@ from typing import Any
 
 from streams.seen_store import SeenIndex, entry_key, entry_value
 
+ENTRY_MAX_IDS = 4_000
+"""About 280 kB of JSON per changelog entry at most."""
+
 Seen = tuple[str, float, int, int]
 """A delivery marked seen: (delivery id, receive time, partition, offset)."""
 
@@ -64,13 +67,16 @@ class SeenTable:
     def mark(self, deliveries: Sequence[Seen]) -> None:
         """Remember the deliveries of a batch: (id, receive time, partition, offset) each."""
         by_partition: dict[int, list[Seen]] = {}
-        for seen in deliveries:
+        for seen in sorted(deliveries, key=lambda seen: seen[3]):
             by_partition.setdefault(seen[2], []).append(seen)
         for partition, group in by_partition.items():
-            key = entry_key(partition, min(offset for _, _, _, offset in group))
-            ids, at = [i for i, _, _, _ in group], max(t for _, t, _, _ in group)
-            self._table.send_changelog(partition, key, entry_value(ids, at))
-            self._index.add(key, partition, ids, at)
+            # Entries stay far below Kafka's 1 MB message limit whatever WORKER_BATCH_SIZE is.
+            for start in range(0, len(group), ENTRY_MAX_IDS):
+                chunk = group[start : start + ENTRY_MAX_IDS]
+                key = entry_key(partition, chunk[0][3])
+                ids, at = [i for i, _, _, _ in chunk], max(t for _, t, _, _ in chunk)
+                self._table.send_changelog(partition, key, entry_value(ids, at))
+                self._index.add(key, partition, ids, at)
 
     def prune(self, now: float, window_seconds: float) -> int:
         """Forget the entries older than the window, in memory and in the changelog."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -16,7 +17,7 @@ from schemas import RawWebhookEnvelope, parse_zoom_event
 from streams.apply import Handlers, Item, apply_items, build_handlers
 from streams.webhook_log import Delivery
 from tests.integration.test_attendance import OCCURRENCE, participant_event
-from zoomstream.samples import dumps
+from zoomstream.samples import dumps, iso, meeting_object, participant, zoom_event
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -109,3 +110,52 @@ def test_a_failing_bulk_statement_falls_back_to_one_by_one(database_url: str) ->
             "SELECT count(*) FROM zoom_meetings WHERE zoom_meeting_uuid = %s", (OCCURRENCE,)
         ).fetchone() or (0,)
     assert meetings == 1
+
+
+def test_occurrences_recomputed_together_equal_each_alone(
+    database_url: str, clean_database_url: str
+) -> None:
+    """Five occurrences in one batch: their sessions, summaries and published records are the
+    same whether recomputed in one go or one occurrence at a time."""
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    events = []
+    for m in range(5):
+        for n in range(6):
+            who = participant(10 * m + n, start, left=start + timedelta(minutes=10 * n + 5))
+            obj = meeting_object("8600000000" + str(m), f"occ{m}==", participant=who)
+            events.append(zoom_event("meeting.participant_left", obj, 1_764_493_200_000 + n))
+            events.append(zoom_event("meeting.participant_joined", {**obj}, 1_764_493_100_000 + n))
+        ended = meeting_object(
+            "8600000000" + str(m), f"occ{m}==", end_time=iso(start + timedelta(minutes=60))
+        )
+        events.append(zoom_event("meeting.ended", ended, 1_764_496_800_000))
+    items = [item(e, n) for n, e in enumerate(events)]
+    together = build_handlers(0.75)
+    calls: list[int] = []
+
+    async def one_at_a_time(conn: AsyncConnection, uuids: Sequence[str]) -> tuple[Any, ...]:
+        calls.append(len(uuids))
+        found: tuple[Any, ...] = ()
+        for uuid in uuids:
+            found += await together.recompute(conn, [uuid])
+        return found
+
+    alone = Handlers(together.by_type, one_at_a_time, together.many, together.many_types)
+    published_together = asyncio.run(records(database_url, items, together))
+    published_alone = asyncio.run(records(clean_database_url, items, alone))
+    assert calls == [5]
+    assert published_together == published_alone
+    assert len(published_together) == 30
+    assert snapshot(database_url) == snapshot(clean_database_url)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT zoom_meeting_uuid, count(*), sum(total_seconds) FROM attendance_summaries"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert rows == [(f"occ{m}==", 6, sum(600 * n + 300 for n in range(6))) for m in range(5)]
+
+
+async def records(url: str, items: list[Item], handlers: Handlers) -> list[str]:
+    async with await AsyncConnection.connect(url) as conn, conn.transaction():
+        _results, changes = await apply_items(conn, items, NOW, handlers)
+    return sorted(r.model_dump_json(exclude={"version"}) for r in changes.attendance)

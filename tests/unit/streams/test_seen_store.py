@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams import tables
 from streams.seen_store import SeenIndex, SeenStore, digest, entry_key, entry_value
+from streams.tables import SeenTable
 
 WINDOW = 7200.0
 
@@ -134,3 +138,32 @@ def test_the_store_restores_both_changelog_formats_and_tombstones() -> None:
     assert (index.get(hex_id(1)), index.get(hex_id(2)), index.get(hex_id(3))) == (60.0, 60.0, 70.0)
     assert index.get(hex_id(4)) is None
     assert index.entries[hex_id(3)].partition == 4
+
+
+class FakeTable:
+    """What SeenTable uses of a Faust table: the store and `send_changelog`."""
+
+    def __init__(self) -> None:
+        self.data = SimpleNamespace(index=SeenIndex())
+        self.sent: list[tuple[int, str, Any]] = []
+
+    def send_changelog(self, partition: int, key: str, value: Any, **_options: Any) -> None:
+        self.sent.append((partition, key, value))
+
+
+def test_a_batch_is_one_changelog_entry_per_partition_then_pruned_where_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tables, "ENTRY_MAX_IDS", 3)
+    fake = FakeTable()
+    seen = SeenTable(fake)
+    seen.mark(
+        [(hex_id(n), 1000.0 + n, n % 2, 50 - n) for n in range(8)]  # offsets in any order
+    )
+    assert [(p, k) for p, k, _ in fake.sent] == [(1, "1:43"), (1, "1:49"), (0, "0:44"), (0, "0:50")]
+    assert fake.sent[0][2] == {"ids": [hex_id(7), hex_id(5), hex_id(3)], "at": 1007.0}
+    assert len(seen) == 8 and seen.get(hex_id(6)) == 1006.0
+    fake.sent.clear()
+    assert seen.prune(1005.0 + WINDOW + 1, WINDOW) == 2  # the entries whose newest is 1005 or less
+    assert sorted((p, k, v) for p, k, v in fake.sent) == [(0, "0:50", None), (1, "1:49", None)]
+    assert seen.get(hex_id(0)) is None and seen.get(hex_id(7)) == 1007.0
