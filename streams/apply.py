@@ -164,12 +164,8 @@ async def apply_items(
     if handlers.many is not None:
         together = [item for item in items if item.event.event in handlers.many_types]
     done = await _apply_together(conn, together, now, handlers) if together else None
-    if done is None:
-        done, alone = [], list(items)
-    else:
-        applied = {id(result.item) for result in done}
-        alone = [item for item in items if id(item) not in applied]
-    by_item = {id(result.item): result for result in done}
+    alone = [item for item in items if done is None or item.event.event not in handlers.many_types]
+    by_item = {id(result.item): result for result in done or []}
     for item in alone:
         occurred_at = event_time(item.event, item.envelope.received_at)
         try:
