@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -85,7 +84,6 @@ def install_email_agents(
 
     async def track(deliveries: list[Delivery]) -> None:
         """Provider deliveries applied in one transaction; offsets only after the commit."""
-        started = time.perf_counter()
         parsed: list[tuple[Delivery, list[EmailEvent]]] = []
         for delivery in deliveries:
             try:
@@ -101,8 +99,6 @@ def install_email_agents(
             metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
             metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
             metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
-        metrics.BATCH_SIZE.labels("email-events").observe(len(deliveries))
-        metrics.BATCH_SECONDS.labels("email-events").observe(time.perf_counter() - started)
 
     batch_agent(
         app,

@@ -96,12 +96,19 @@ def batch_agent(
 ) -> RepairedSource:
     """An agent reading `topic` in batches (WORKER_BATCH_SIZE, WORKER_BATCH_SECONDS) through a
     RepairedSource (added to `sources`, whose idle sweep the worker runs), handing each batch
-    to `handle`."""
+    to `handle`; each batch's size and handling time go to the metrics under `name`."""
+
+    async def measured(deliveries: list[Delivery]) -> None:
+        started = time.perf_counter()
+        await handle(deliveries)
+        metrics.BATCH_SIZE.labels(name).observe(len(deliveries))
+        metrics.BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
+
     source = RepairedSource(
         app,
         settings.kafka_bootstrap_servers,
         topic.get_topic_name(),
-        handle,
+        measured,
         lock or asyncio.Lock(),
     )
     sources.append(source)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from functools import partial
 
 import faust
@@ -55,7 +54,6 @@ def install_view_agents(
         """States computed, written to PostgreSQL in one transaction, then to the tables'
         changelogs (awaited), and only then may the offsets commit: a crash in between
         recomputes the same states."""
-        started = time.perf_counter()
         changed_viewers: dict[str, tuple[ViewerProgress, int]] = {}
         changed_counters: dict[str, tuple[RecordingCounters, int]] = {}
         for delivery in deliveries:
@@ -90,8 +88,6 @@ def install_view_agents(
         ]
         await asyncio.gather(*sent)
         metrics.VIEW_EVENTS.inc(len(deliveries))
-        metrics.BATCH_SIZE.labels("recording-views").observe(len(deliveries))
-        metrics.BATCH_SECONDS.labels("recording-views").observe(time.perf_counter() - started)
 
     batch_agent(
         app,

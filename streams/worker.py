@@ -129,7 +129,6 @@ def create_worker(settings: Settings) -> faust.App:
     ports = Ports(apply, send_dead_letter, schedule_retry, settings.retry_backoff_seconds)
 
     async def handle(deliveries: list[Delivery]) -> None:
-        started = time.perf_counter()
         outcome = await process_batch(
             deliveries,
             seen=seen,
@@ -138,8 +137,6 @@ def create_worker(settings: Settings) -> faust.App:
             ports=ports,
             mark_seen=seen.mark,
         )
-        metrics.BATCH_SIZE.labels("webhook-log").observe(len(deliveries))
-        metrics.BATCH_SECONDS.labels("webhook-log").observe(time.perf_counter() - started)
         metrics.DUPLICATES.inc(outcome.duplicates)
         metrics.RETRIES.inc(outcome.retries)
         metrics.DEAD_LETTERS.inc(len(outcome.dead_letters))

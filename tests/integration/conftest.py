@@ -74,6 +74,20 @@ def drop_database(url: str) -> None:
 
 
 @pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+    """A Kafka broker of the test's own, which it may stop and start; wiped afterwards."""
+    broker = KafkaBroker(
+        home=tmp_path / "kafka",
+        cache=STACK / "cache",
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    broker.up()
+    yield broker
+    broker.wipe()
+
+
+@pytest.fixture
 def database_url() -> Iterator[str]:
     """A fresh database with every migration applied, dropped afterwards."""
     url = create_database()

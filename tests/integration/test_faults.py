@@ -22,7 +22,6 @@ import pytest
 from ingest import delivery_id
 from tests.conftest import SECRET
 from tests.integration.conftest import (
-    STACK,
     Pipeline,
     count_rows,
     create_database,
@@ -163,19 +162,6 @@ def test_postgres_stopped_mid_stream(
     assert wait_for_rows(database_url, len(bodies)) == len(bodies)
     logged_once(database_url, sender.accepted)
     same_as_clean_run(pipeline, database_url, clean_database_url)
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
-    broker = KafkaBroker(
-        home=tmp_path / "kafka",
-        cache=STACK / "cache",
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.up()
-    yield broker
-    broker.wipe()
 
 
 def test_broker_restart_and_ingest_restart_under_load(

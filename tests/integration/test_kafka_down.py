@@ -3,58 +3,46 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 
 from tests.conftest import signed
-from tests.integration.conftest import STACK, Pipeline, free_port, messages_in_topic
+from tests.integration.conftest import Pipeline, messages_in_topic
 from zoomstream.samples import meeting_object, zoom_event
 from zoomstream.stack import KafkaBroker
 
 
 def test_kafka_stopped_means_503_never_200(
-    pipeline: Pipeline, topic_prefix: str, tmp_path: Path
+    pipeline: Pipeline, topic_prefix: str, private_broker: KafkaBroker
 ) -> None:
-    broker = KafkaBroker(
-        home=tmp_path / "kafka",
-        cache=STACK / "cache",
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.up()
-    try:
-        pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-        pipeline.start_ingest()
-        with httpx.Client(base_url=pipeline.url, timeout=30) as client:
-            body, headers = signed(zoom_event("meeting.started", meeting_object("1")))
-            assert client.post("/webhooks/zoom", content=body, headers=headers).status_code == 200
-            assert client.get("/readyz").json()["checks"]["kafka"] is True
+    broker = private_broker
+    pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    pipeline.start_ingest()
+    with httpx.Client(base_url=pipeline.url, timeout=30) as client:
+        body, headers = signed(zoom_event("meeting.started", meeting_object("1")))
+        assert client.post("/webhooks/zoom", content=body, headers=headers).status_code == 200
+        assert client.get("/readyz").json()["checks"]["kafka"] is True
 
-            broker.down()
-            answers = []
-            for n in range(5):
-                body, headers = signed(
-                    zoom_event("meeting.participant_joined", meeting_object("1", topic=f"t{n}"))
-                )
-                started = time.monotonic()
-                answers.append(
-                    client.post("/webhooks/zoom", content=body, headers=headers).status_code
-                )
-                assert time.monotonic() - started < 3.0, "Zoom waits 3 s at most"
-            assert answers == [503] * 5
-            ready = client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["checks"]["kafka"] is False
+        broker.down()
+        answers = []
+        for n in range(5):
+            body, headers = signed(
+                zoom_event("meeting.participant_joined", meeting_object("1", topic=f"t{n}"))
+            )
+            started = time.monotonic()
+            answers.append(client.post("/webhooks/zoom", content=body, headers=headers).status_code)
+            assert time.monotonic() - started < 3.0, "Zoom waits 3 s at most"
+        assert answers == [503] * 5
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["kafka"] is False
 
-            broker.up()
-            deadline = time.monotonic() + 60
-            status = 0
-            while status != 200 and time.monotonic() < deadline:
-                status = client.post("/webhooks/zoom", content=body, headers=headers).status_code
-                time.sleep(0.5)
-            assert status == 200, "ingest recovers once Kafka is back"
-        # the accepted ones are in Kafka; a refused one may also be, and dedup absorbs that
-        assert messages_in_topic(f"{topic_prefix}zoom.webhooks.raw", broker.bootstrap) >= 2
-    finally:
-        broker.wipe()
+        broker.up()
+        deadline = time.monotonic() + 60
+        status = 0
+        while status != 200 and time.monotonic() < deadline:
+            status = client.post("/webhooks/zoom", content=body, headers=headers).status_code
+            time.sleep(0.5)
+        assert status == 200, "ingest recovers once Kafka is back"
+    # the accepted ones are in Kafka; a refused one may also be, and dedup absorbs that
+    assert messages_in_topic(f"{topic_prefix}zoom.webhooks.raw", broker.bootstrap) >= 2
