@@ -1,11 +1,13 @@
-"""Attendance tables: meetings, participant facts, and the recomputed sessions and summaries.
+"""Attendance tables: meetings, participant facts, identities, and the sessions and summaries.
 
-Rows go in and out as plain tuples and dicts; the stream layer owns their meaning.
+Rows go in and out as plain tuples and dicts; the stream layer owns their meaning. Reads select
+whole occurrences or some of their people; nothing reads an occurrence whole unless asked to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +15,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 UPSERT_MEETING = """
-INSERT INTO zoom_meetings AS m (zoom_meeting_uuid, zoom_meeting_id, event_id, topic, is_webinar, start_time, end_time)
+INSERT INTO zoom_meetings AS m (zoom_meeting_uuid, zoom_meeting_id, event_id, topic, is_webinar,
+                                start_time, end_time, first_join, last_leave)
 VALUES (%(uuid)s::text, %(meeting_id)s::text,
         zoomstream_match_event(%(meeting_id)s::text, %(uuid)s::text), %(topic)s::text,
-        %(is_webinar)s::boolean, %(start_time)s::timestamptz, %(end_time)s::timestamptz)
+        %(is_webinar)s::boolean, %(start_time)s::timestamptz, %(end_time)s::timestamptz,
+        %(first_join)s::timestamptz, %(last_leave)s::timestamptz)
 ON CONFLICT (zoom_meeting_uuid) DO UPDATE SET
     zoom_meeting_id = CASE WHEN m.zoom_meeting_id = '' THEN EXCLUDED.zoom_meeting_id ELSE m.zoom_meeting_id END,
     event_id = COALESCE(m.event_id, EXCLUDED.event_id),
@@ -24,19 +28,18 @@ ON CONFLICT (zoom_meeting_uuid) DO UPDATE SET
     is_webinar = m.is_webinar OR EXCLUDED.is_webinar,
     start_time = LEAST(m.start_time, EXCLUDED.start_time),
     end_time = GREATEST(m.end_time, EXCLUDED.end_time),
+    first_join = LEAST(m.first_join, EXCLUDED.first_join),
+    last_leave = GREATEST(m.last_leave, EXCLUDED.last_leave),
     updated_at = now()
-RETURNING event_id, start_time, end_time, zoom_meeting_id
 """
 
 
-async def upsert_meeting(
-    conn: AsyncConnection, **meeting: Any
-) -> tuple[int | None, datetime | None, datetime | None, str]:
-    """Record what an event says of its occurrence (times combine: earliest start, latest end)."""
-    cur = await conn.execute(UPSERT_MEETING, meeting)
-    row = await cur.fetchone()
-    assert row is not None
-    return row[0], row[1], row[2], row[3]
+async def upsert_meetings(conn: AsyncConnection, meetings: Sequence[dict[str, Any]]) -> None:
+    """Record what events say of their occurrences (times combine: earliest start and join,
+    latest end and leave); in the order given, which should be the occurrences' order."""
+    if meetings:
+        async with conn.cursor() as cur:
+            await cur.executemany(UPSERT_MEETING, meetings)
 
 
 FACT_COLUMNS = (
@@ -51,26 +54,6 @@ FACT_COLUMNS = (
     "name",
     "leave_reason",
 )
-
-
-async def insert_fact(
-    conn: AsyncConnection, meeting_uuid: str, fact_key: str, fact: dict[str, Any]
-) -> bool:
-    """Store the fact; False when it was stored before."""
-    cur = await conn.execute(
-        f"INSERT INTO zoom_participant_facts (zoom_meeting_uuid, fact_key, {', '.join(FACT_COLUMNS)})"
-        f" VALUES (%s, %s, {', '.join(['%s'] * len(FACT_COLUMNS))})"
-        " ON CONFLICT (zoom_meeting_uuid, fact_key) DO NOTHING",
-        (meeting_uuid, fact_key, *(fact[c] for c in FACT_COLUMNS)),
-    )
-    return cur.rowcount == 1
-
-
-async def upsert_meetings(conn: AsyncConnection, meetings: Sequence[dict[str, Any]]) -> None:
-    """`upsert_meeting` for many events at once, in their order (the times combine alike)."""
-    if meetings:
-        async with conn.cursor() as cur:
-            await cur.executemany(UPSERT_MEETING, meetings)
 
 
 _FACT_TYPES = ("text", "text", "text", "text", "timestamptz", "timestamptz") + ("text",) * 6
@@ -95,45 +78,6 @@ async def insert_facts(
         columns,
     )
     return {(str(row[0]), str(row[1])) for row in await cur.fetchall()}
-
-
-MeetingRow = tuple[int | None, datetime | None, datetime | None, str]
-"""(event id, start time, end time, Zoom meeting id) of an occurrence."""
-
-
-async def meetings(conn: AsyncConnection, meeting_uuids: Sequence[str]) -> dict[str, MeetingRow]:
-    """What upsert_meeting returns, for the occurrences already recorded."""
-    cur = await conn.execute(
-        "SELECT zoom_meeting_uuid, event_id, start_time, end_time, zoom_meeting_id"
-        " FROM zoom_meetings WHERE zoom_meeting_uuid = ANY(%s)",
-        (list(meeting_uuids),),
-    )
-    return {str(r[0]): (r[1], r[2], r[3], str(r[4])) for r in await cur.fetchall()}
-
-
-async def facts(
-    conn: AsyncConnection, meeting_uuids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    return await existing(conn, "zoom_participant_facts", FACT_COLUMNS, meeting_uuids, lock=False)
-
-
-Registration = tuple[int, str, str | None, str]
-"""(id, uuid, zoom_registrant_id, lower(email)) of a registration."""
-
-
-async def registrations(
-    conn: AsyncConnection, event_ids: Sequence[int]
-) -> dict[int, list[Registration]]:
-    """The events' registrations, by event id."""
-    found: dict[int, list[Registration]] = {event_id: [] for event_id in event_ids}
-    cur = await conn.execute(
-        "SELECT event_id, id, uuid::text, zoom_registrant_id, lower(email) FROM registrations"
-        " WHERE event_id = ANY(%s) ORDER BY id",
-        (list(event_ids),),
-    )
-    for r in await cur.fetchall():
-        found[int(r[0])].append((int(r[1]), str(r[2]), r[3], str(r[4])))
-    return found
 
 
 SESSION_COLUMNS = (
@@ -164,27 +108,221 @@ SUMMARY_COLUMNS = (
     "threshold_seconds",
 )
 
+Registration = tuple[int, str, str | None, str]
+"""(id, uuid, zoom_registrant_id, lower(email)) of a registration."""
 
-async def existing(
+
+@dataclass(frozen=True)
+class OccurrenceRow:
+    meeting_id: str
+    event_id: int | None
+    start_time: datetime | None
+    end_time: datetime | None
+    first_join: datetime | None
+    last_leave: datetime | None
+    applied_threshold: int | None
+    """The threshold the occurrence's summaries were all last brought to."""
+    applied_end: datetime | None
+    """The end its open sessions were all last closed at."""
+    settled_at: datetime | None
+    """When all its people were last brought up to date."""
+    settle_due: bool
+    """Some of its people have an older threshold or end than the others."""
+    people_indexed: bool
+    """Its identities are in attendance_identities (false for occurrences of before 0008)."""
+
+
+async def occurrences(
+    conn: AsyncConnection, meeting_uuids: Sequence[str]
+) -> dict[str, OccurrenceRow]:
+    """The occurrences already recorded, locked in the order of their uuids."""
+    cur = await conn.execute(
+        "SELECT zoom_meeting_uuid, zoom_meeting_id, event_id, start_time, end_time, first_join,"
+        " last_leave, applied_threshold, applied_end, settled_at, settle_due, people_indexed"
+        " FROM zoom_meetings WHERE zoom_meeting_uuid = ANY(%s) ORDER BY zoom_meeting_uuid"
+        " FOR UPDATE",
+        (list(meeting_uuids),),
+    )
+    return {str(r[0]): OccurrenceRow(str(r[1]), *r[2:]) for r in await cur.fetchall()}
+
+
+def _pairs(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+async def _by_occurrence(
+    conn: AsyncConnection,
+    columns: str,
+    source: str,
+    whole: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    pair_join: str,
+    suffix: str = "",
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows of `source` (alias t) for whole occurrences and for (occurrence, value) pairs joined
+    as `pair_join` says, as two statements: one with an OR would read the whole table."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        if whole:
+            await cur.execute(
+                f"SELECT t.zoom_meeting_uuid, {columns} FROM {source} t"
+                f" WHERE t.zoom_meeting_uuid = ANY(%s) ORDER BY t.zoom_meeting_uuid{suffix}",
+                (list(whole),),
+            )
+            for row in await cur.fetchall():
+                found.setdefault(row.pop("zoom_meeting_uuid"), []).append(row)
+        if pairs:
+            await cur.execute(
+                f"SELECT t.zoom_meeting_uuid, {columns} FROM {source} t"
+                " JOIN unnest(%s::text[], %s::text[]) AS p(uuid, value)"
+                f" ON t.zoom_meeting_uuid = p.uuid AND {pair_join}"
+                f" ORDER BY t.zoom_meeting_uuid{suffix}",
+                _pairs(pairs),
+            )
+            for row in await cur.fetchall():
+                found.setdefault(row.pop("zoom_meeting_uuid"), []).append(row)
+    return found
+
+
+async def identities(
+    conn: AsyncConnection, whole: Sequence[str], nodes: Sequence[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Identity → person key: every one of the `whole` occurrences, and every one of the people
+    any of `nodes` (occurrence, identity) belongs to."""
+    people: list[tuple[str, str]] = []
+    if nodes:
+        cur = await conn.execute(
+            "SELECT DISTINCT i.zoom_meeting_uuid, i.person_key FROM attendance_identities i"
+            " JOIN unnest(%s::text[], %s::text[]) AS n(uuid, identity)"
+            "   ON i.zoom_meeting_uuid = n.uuid AND i.identity = n.identity",
+            _pairs(nodes),
+        )
+        people = [(str(r[0]), str(r[1])) for r in await cur.fetchall()]
+    rows = await _by_occurrence(
+        conn,
+        "t.identity, t.person_key",
+        "attendance_identities",
+        whole,
+        people,
+        "t.person_key = p.value",
+    )
+    return {uuid: {r["identity"]: r["person_key"] for r in found} for uuid, found in rows.items()}
+
+
+async def facts(
+    conn: AsyncConnection, whole: Sequence[str], sessions: Sequence[tuple[str, str]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The facts of the `whole` occurrences and of the (occurrence, session id) pairs."""
+    return await _by_occurrence(
+        conn,
+        ", ".join(f"t.{c}" for c in FACT_COLUMNS),
+        "zoom_participant_facts",
+        whole,
+        sessions,
+        "t.session_id = p.value",
+    )
+
+
+async def stored(
     conn: AsyncConnection,
     table: str,
     columns: Sequence[str],
-    meeting_uuids: Sequence[str],
-    lock: bool = True,
+    whole: Sequence[str],
+    people: Sequence[tuple[str, str]],
 ) -> dict[str, list[dict[str, Any]]]:
-    """The occurrences' rows of `table`, by occurrence (locked for update, in the order of the
-    occurrences, unless `lock` is false)."""
-    found: dict[str, list[dict[str, Any]]] = {uuid: [] for uuid in meeting_uuids}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT zoom_meeting_uuid, {', '.join(columns)} FROM {table}"
-            " WHERE zoom_meeting_uuid = ANY(%s) ORDER BY zoom_meeting_uuid"
-            + (" FOR UPDATE" if lock else ""),
-            (list(meeting_uuids),),
-        )
-        for row in await cur.fetchall():
-            found[row.pop("zoom_meeting_uuid")].append(row)
+    """The rows of `table` of the `whole` occurrences and of the (occurrence, person key) pairs,
+    locked for update in the order of the occurrences."""
+    return await _by_occurrence(
+        conn,
+        ", ".join(f"t.{c}" for c in columns),
+        table,
+        whole,
+        people,
+        "t.person_key = p.value",
+        " FOR UPDATE OF t",
+    )
+
+
+async def registrations(
+    conn: AsyncConnection,
+    event_ids: Sequence[int],
+    registrant_ids: Sequence[str],
+    emails: Sequence[str],
+) -> dict[int, list[Registration]]:
+    """The events' registrations that have one of the registrant ids or (lower-cased) emails,
+    by event id."""
+    found: dict[int, list[Registration]] = {event_id: [] for event_id in event_ids}
+    cur = await conn.execute(
+        "SELECT event_id, id, uuid::text, zoom_registrant_id, lower(email) FROM registrations"
+        " WHERE event_id = ANY(%s) AND (zoom_registrant_id = ANY(%s) OR lower(email) = ANY(%s))"
+        " ORDER BY id",
+        (list(event_ids), list(registrant_ids), list(emails)),
+    )
+    for r in await cur.fetchall():
+        found[int(r[0])].append((int(r[1]), str(r[2]), r[3], str(r[4])))
     return found
+
+
+async def upsert_identities(conn: AsyncConnection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """(occurrence, identity, person key) in one statement."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO attendance_identities (zoom_meeting_uuid, identity, person_key)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
+            " ON CONFLICT (zoom_meeting_uuid, identity) DO UPDATE SET person_key = EXCLUDED.person_key",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        )
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an update leaves an occurrence at."""
+
+    meeting_uuid: str
+    settled: bool
+    """All its people were brought up to date: the threshold and end below are theirs."""
+    threshold: int
+    end: datetime | None
+    settle_due: bool
+    """Some of its people still have an older threshold or end."""
+
+
+async def mark_applied(conn: AsyncConnection, rows: Sequence[Applied], now: datetime) -> None:
+    """Record how far the occurrences' people are up to date."""
+    if not rows:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "UPDATE zoom_meetings SET settle_due = %(due)s,"
+            " applied_threshold = CASE WHEN %(settled)s THEN %(threshold)s ELSE applied_threshold END,"
+            " applied_end = CASE WHEN %(settled)s THEN %(end)s::timestamptz ELSE applied_end END,"
+            " settled_at = CASE WHEN %(settled)s THEN %(now)s ELSE settled_at END,"
+            " people_indexed = people_indexed OR %(settled)s"
+            " WHERE zoom_meeting_uuid = %(uuid)s",
+            [
+                {
+                    "uuid": r.meeting_uuid,
+                    "settled": r.settled,
+                    "threshold": r.threshold,
+                    "end": r.end,
+                    "due": r.settle_due,
+                    "now": now,
+                }
+                for r in rows
+            ],
+        )
+
+
+async def settle_due(conn: AsyncConnection, before: datetime | None, limit: int) -> list[str]:
+    """Occurrences some of whose people are behind (or never indexed), last brought up to date
+    before `before` (any time when None), oldest first."""
+    cur = await conn.execute(
+        "SELECT zoom_meeting_uuid FROM zoom_meetings WHERE (settle_due OR NOT people_indexed)"
+        " AND (%(before)s::timestamptz IS NULL OR settled_at IS NULL OR settled_at < %(before)s)"
+        " ORDER BY settled_at NULLS FIRST LIMIT %(limit)s",
+        {"before": before, "limit": limit},
+    )
+    return [str(r[0]) for r in await cur.fetchall()]
 
 
 Changes = tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]

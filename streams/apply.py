@@ -20,8 +20,8 @@ from schemas import RawWebhookEnvelope, ZoomEvent, event_time
 from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
-from streams.attendance_handler import HANDLERS as ATTENDANCE_HANDLERS
-from streams.attendance_handler import apply_many, recompute_occurrences
+from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
+from streams.attendance import Rule, apply_attendance, settle
 from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
@@ -34,39 +34,20 @@ MAX_ATTEMPTS = 3
 Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
 
 
-Recompute = Callable[[AsyncConnection, Sequence[str]], Awaitable[tuple[AttendanceRecord, ...]]]
-
-ApplyMany = Callable[
-    [AsyncConnection, Sequence[ZoomEvent]], Awaitable[Sequence[Outcome | Exception]]
-]
-"""Handles many events of the types it is registered for in a few statements: each event's
-outcome, or the error that leaves that event unapplied."""
-
-
 @dataclass(frozen=True)
 class Handlers:
-    """Every handled event type's handler, and what runs once per batch after them."""
+    """How each handled event type is applied."""
 
     by_type: Mapping[str, Handler]
-    recompute: Recompute
-    """Occurrences' attendance from all their facts, once per batch that touched them."""
-    many: ApplyMany | None = None
-    many_types: frozenset[str] = frozenset()
-    """The event types `many` handles; a batch's other events go one by one."""
+    """Event types applied one by one, each in a savepoint of its own (recordings)."""
+    attendance: Rule
+    """Meeting and participant events go to `streams.attendance`, all of a batch together."""
+    together: bool = True
+    """False: attendance events one by one too (what the together path falls back to)."""
 
 
-def build_handlers(attendance_min_fraction: float) -> Handlers:
-    async def recompute(
-        conn: AsyncConnection, meeting_uuids: Sequence[str]
-    ) -> tuple[AttendanceRecord, ...]:
-        return await recompute_occurrences(conn, meeting_uuids, attendance_min_fraction)
-
-    return Handlers(
-        {**RECORDING_HANDLERS, **ATTENDANCE_HANDLERS},
-        recompute,
-        many=apply_many,
-        many_types=frozenset(ATTENDANCE_HANDLERS),
-    )
+def build_handlers(attendance_min_fraction: float, attendance_settle_seconds: float) -> Handlers:
+    return Handlers(RECORDING_HANDLERS, Rule(attendance_min_fraction, attendance_settle_seconds))
 
 
 @dataclass(frozen=True)
@@ -154,45 +135,28 @@ async def apply_items(
 ) -> tuple[list[ItemResult], Changes]:
     """Handle the items within the caller's transaction.
 
-    The items `handlers.many` takes go together, in one savepoint, with their log rows in one
+    The batch's attendance events go together, in one savepoint, with their log rows in one
     statement; if that fails they go one by one like the rest. One by one, each item has its own
     savepoint: an error rolls back that item only. Connection failures propagate (the caller
-    retries the whole batch). Attendance is recomputed once per occurrence the batch touched,
-    after its items. Returns each item's result, in the items' order, and what to publish.
+    retries the whole batch). Then the occurrences whose settling is due are settled. Returns
+    each item's result, in the items' order, and what to publish.
     """
-    together: list[Item] = []
-    if handlers.many is not None:
-        together = [item for item in items if item.event.event in handlers.many_types]
-    done = await _apply_together(conn, together, now, handlers) if together else None
-    alone = [item for item in items if done is None or item.event.event not in handlers.many_types]
-    by_item = {id(result.item): result for result in done or []}
-    for item in alone:
-        occurred_at = event_time(item.event, item.envelope.received_at)
-        try:
-            async with conn.transaction():
-                handler = handlers.by_type.get(item.event.event)
-                outcome = (
-                    unhandled(item.event)
-                    if handler is None
-                    else await handler(conn, item.event, occurred_at, now)
-                )
-                await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
-            by_item[id(item)] = ItemResult(item, outcome=outcome)
-        except psycopg.OperationalError:
-            raise
-        except Exception as exc:
-            by_item[id(item)] = await _log_failure(conn, item, _failure(exc), now)
-    results = [by_item[id(item)] for item in items]
-    publish: set[int] = set()
-    occurrences: set[str] = set()
     attendance: dict[str, AttendanceRecord] = {}
+    together = [item for item in items if item.event.event in ATTENDANCE_EVENTS]
+    done = None
+    if together and handlers.together:
+        done = await _apply_together(conn, together, now, handlers, attendance)
+    by_item = {id(result.item): result for result in done or []}
+    for item in items:
+        if id(item) not in by_item:
+            by_item[id(item)] = await _apply_alone(conn, item, now, handlers, attendance)
+    results = [by_item[id(item)] for item in items]
+    for record in await _settle(conn, now, handlers):
+        attendance[record.key] = record
+    publish: set[int] = set()
     for result in results:
         if result.outcome is not None:
             publish |= result.outcome.publish
-            occurrences |= result.outcome.recompute
-            attendance.update((record.key, record) for record in result.outcome.attendance)
-    records = await _recompute(conn, sorted(occurrences), handlers)
-    attendance.update((record.key, record) for record in records)
     states = []
     for recording_id in sorted(publish):
         try:
@@ -206,29 +170,51 @@ async def apply_items(
     return results, Changes(states, list(attendance.values()))
 
 
-async def _recompute(
-    conn: AsyncConnection, occurrences: Sequence[str], handlers: Handlers
-) -> list[AttendanceRecord]:
-    """The occurrences together in one savepoint; if that fails, each in its own, so that one
-    occurrence's trouble does not hold the others' summaries back."""
-    if not occurrences:
-        return []
+async def _apply_alone(
+    conn: AsyncConnection,
+    item: Item,
+    now: datetime,
+    handlers: Handlers,
+    attendance: dict[str, AttendanceRecord],
+) -> ItemResult:
+    """One item in a savepoint of its own, with its log row; its attendance records are added
+    to `attendance` once the savepoint is released."""
+    occurred_at = event_time(item.event, item.envelope.received_at)
+    records: list[AttendanceRecord] = []
     try:
         async with conn.transaction():
-            return list(await handlers.recompute(conn, occurrences))
+            if item.event.event in ATTENDANCE_EVENTS:
+                applied = await apply_attendance(conn, [item.event], now, handlers.attendance)
+                [outcome] = applied.outcomes
+                if isinstance(outcome, Exception):
+                    raise outcome
+                records = applied.records
+            elif (handler := handlers.by_type.get(item.event.event)) is not None:
+                outcome = await handler(conn, item.event, occurred_at, now)
+            else:
+                outcome = unhandled(item.event)
+            await webhook_log.upsert(conn, [log_row(item, now, outcome=outcome)])
+    except psycopg.OperationalError:
+        raise
+    except Exception as exc:
+        return await _log_failure(conn, item, _failure(exc), now)
+    attendance.update((record.key, record) for record in records)
+    return ItemResult(item, outcome=outcome)
+
+
+async def _settle(
+    conn: AsyncConnection, now: datetime, handlers: Handlers
+) -> list[AttendanceRecord]:
+    """The occurrences whose settling is due, in a savepoint: if that fails, they stay due and
+    the next batch tries again; nothing accepted is lost, the summaries wait."""
+    try:
+        async with conn.transaction():
+            return await settle(conn, now, handlers.attendance)
     except psycopg.OperationalError:
         raise
     except Exception:
-        if len(occurrences) == 1:
-            # The facts are stored; the occurrence is recomputed with its next webhook (or a
-            # replay). Nothing accepted is lost, the summaries wait.
-            log.exception("could not recompute the attendance of %s", occurrences[0])
-            return []
-        log.warning("could not recompute %d occurrences together", len(occurrences), exc_info=True)
-    records: list[AttendanceRecord] = []
-    for meeting_uuid in occurrences:
-        records += await _recompute(conn, [meeting_uuid], handlers)
-    return records
+        log.exception("could not settle attendance")
+        return []
 
 
 def _failure(exc: BaseException) -> Failure:
@@ -240,25 +226,29 @@ def _failure(exc: BaseException) -> Failure:
 
 
 async def _apply_together(
-    conn: AsyncConnection, items: Sequence[Item], now: datetime, handlers: Handlers
+    conn: AsyncConnection,
+    items: Sequence[Item],
+    now: datetime,
+    handlers: Handlers,
+    attendance: dict[str, AttendanceRecord],
 ) -> list[ItemResult] | None:
-    """The items through `handlers.many` and their log rows in one statement, in one savepoint;
-    None when that failed (rolled back: the caller takes them one by one)."""
-    assert handlers.many is not None
+    """The attendance items and their log rows in one statement each, in one savepoint; None
+    when that failed (rolled back: the caller takes them one by one)."""
     try:
         async with conn.transaction():
-            outcomes = await handlers.many(conn, [item.event for item in items])
+            applied = await apply_attendance(
+                conn, [item.event for item in items], now, handlers.attendance
+            )
             results = [
                 ItemResult(item, failure=_failure(outcome))
                 if isinstance(outcome, Exception)
                 else ItemResult(item, outcome=outcome)
-                for item, outcome in zip(items, outcomes, strict=True)
+                for item, outcome in zip(items, applied.outcomes, strict=True)
             ]
             await webhook_log.upsert(
                 conn,
                 [log_row(r.item, now, outcome=r.outcome, failure=r.failure) for r in results],
             )
-        return results
     except psycopg.OperationalError:
         raise
     except Exception:
@@ -266,6 +256,8 @@ async def _apply_together(
             "%d webhooks could not be applied together; one by one", len(items), exc_info=True
         )
         return None
+    attendance.update((record.key, record) for record in applied.records)
+    return results
 
 
 async def _log_failure(

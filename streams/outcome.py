@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from schemas.attendance import AttendanceRecord
-
 Status = Literal["completed", "skipped", "pending"]
 
 
@@ -17,10 +15,6 @@ class Outcome:
     records_changed: int = 0
     publish: frozenset[int] = field(default_factory=frozenset)
     """Recordings whose state changed and goes to zoom.recordings after the commit."""
-    attendance: tuple[AttendanceRecord, ...] = ()
-    """Attendance summaries that changed, for zoom.attendance after the commit."""
-    recompute: frozenset[str] = field(default_factory=frozenset)
-    """Meeting occurrences whose attendance is recomputed once, at the end of the batch."""
 
 
 class PermanentError(ValueError):

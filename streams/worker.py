@@ -14,7 +14,8 @@ from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
 from streams import metrics
-from streams.apply import Item, ItemResult, apply_items, build_handlers
+from streams.apply import Changes, Item, ItemResult, apply_items, build_handlers
+from streams.attendance import settle
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.email_worker import install_email_agents
 from streams.seen_store import STORE_URL as SEEN_STORE_URL
@@ -62,7 +63,7 @@ def create_worker(settings: Settings) -> faust.App:
     dead_letters = byte_topic(app, settings, ZOOM_DEAD_LETTERS)
     recordings = byte_topic(app, settings, ZOOM_RECORDINGS)
     attendance = byte_topic(app, settings, ZOOM_ATTENDANCE)
-    handlers = build_handlers(settings.attendance_min_fraction)
+    handlers = build_handlers(settings.attendance_min_fraction, settings.attendance_settle_seconds)
     seen = SeenTable(
         app.Table("delivery-seen", partitions=settings.kafka_partitions, store=SEEN_STORE_URL)
     )
@@ -88,8 +89,12 @@ def create_worker(settings: Settings) -> faust.App:
             db, lambda conn: apply_items(conn, items, now, handlers)
         )
         metrics.count_results(results)
-        # All sent first, then every ack awaited: one round trip for the batch's records, in
-        # order per key (one producer, sends in call order).
+        await publish(changes)
+        return results
+
+    async def publish(changes: Changes) -> None:
+        """After the commit, before the offsets. All sent first, then every ack awaited: one
+        round trip for the batch's records, in order per key (one producer, sends in order)."""
         acks = [
             await recordings.send(
                 key=state.zoom_recording_id.encode(), value=state.model_dump_json().encode()
@@ -101,7 +106,6 @@ def create_worker(settings: Settings) -> faust.App:
             for record in changes.attendance
         ]
         await asyncio.gather(*acks)
-        return results
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await send(dead_letters, None, letter.model_dump_json().encode())
@@ -194,6 +198,15 @@ def create_worker(settings: Settings) -> faust.App:
         """When an agent has been idle, read what the consumer left behind on its partitions."""
         for source in sources:
             await source.sweep(GAP_SWEEP_SECONDS)
+
+    @app.timer(interval=settings.attendance_settle_seconds)  # type: ignore[untyped-decorator]
+    async def settle_attendance() -> None:
+        """Occurrences whose settling is due while no webhook of theirs comes (batches settle
+        what is due too)."""
+        async with processing:
+            now = utc_now()
+            found = await in_transaction(db, lambda conn: settle(conn, now, handlers.attendance))
+            await publish(Changes([], found))
 
     @app.timer(interval=LAG_EVERY_SECONDS)  # type: ignore[untyped-decorator]
     async def export_lag() -> None:

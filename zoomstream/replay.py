@@ -29,6 +29,7 @@ from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from sinks import Database, in_transaction
 from streams.apply import Item, apply_items, build_handlers
+from streams.attendance import settle
 from streams.email_events import InvalidEmailWebhook
 from streams.email_tracking import apply_events, normalise
 from streams.webhook_log import Delivery
@@ -224,7 +225,9 @@ async def replay(
         await batches.put(None)
 
     async def apply_all() -> None:
-        handlers = build_handlers(settings.attendance_min_fraction)
+        handlers = build_handlers(
+            settings.attendance_min_fraction, settings.attendance_settle_seconds
+        )
         while (batch := await batches.get()) is not None:
             if batch.items:
                 now = datetime.now(tz=UTC)
@@ -240,6 +243,12 @@ async def replay(
                 applied = await in_transaction(db, partial(apply_events, events=batch.email))
                 summary.email_events += applied.stored + applied.duplicates
             advance(batch.read)
+        # Every occurrence's people at the bounds all of its facts give, as a worker's are
+        # once its settling has come round.
+        now = datetime.now(tz=UTC)
+        await in_transaction(
+            db, partial(settle, now=now, rule=handlers.attendance, everything=True)
+        )
 
     try:
         async with asyncio.TaskGroup() as group:

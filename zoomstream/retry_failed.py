@@ -91,7 +91,9 @@ class RetryRun:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, 10.0)
-        self.handlers = build_handlers(settings.attendance_min_fraction)
+        self.handlers = build_handlers(
+            settings.attendance_min_fraction, settings.attendance_settle_seconds
+        )
         self.summary = RetrySummary()
         self.done: set[str] = set()
 

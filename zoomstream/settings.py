@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="Attended when present (sessions merged) for this fraction of the occurrence.",
     )
+    attendance_settle_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="While an occurrence has no ended webhook and its facts move its bounds,"
+        " how long the people untouched by later webhooks may keep their earlier threshold"
+        " before all of its people are brought up to date.",
+    )
 
     kafka_partitions: int = 8
     kafka_replication_factor: int = 1
@@ -91,6 +98,14 @@ class Settings(BaseSettings):
     worker_batch_size: int = 500
     worker_batch_seconds: float = 0.5
     worker_datadir: str = ".stack/faust"
+    worker_session_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0.0,
+        description=(
+            "The consumer group's session: how long a silent worker keeps its partitions before "
+            "the group gives them to the others (the broker allows 6 s to 30 min by default)."
+        ),
+    )
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(
         default=9101, description="Prometheus /metrics of the worker; 0: off."

@@ -15,15 +15,17 @@ DERIVED = {
     "zoom_webhook_logs": ("id", "created_at", "updated_at", "processed_at", "last_attempt_at"),
     "zoom_recordings": ("id", "created_at", "updated_at", "version"),
     "zoom_recording_files": ("id", "created_at", "updated_at", "recording_id"),
-    "zoom_meetings": ("id", "created_at", "updated_at"),
+    "zoom_meetings": ("id", "created_at", "updated_at", "settled_at"),
     "zoom_participant_facts": ("id", "created_at"),
     "attendance_sessions": ("id", "created_at", "updated_at"),
     "attendance_summaries": ("id", "created_at", "updated_at", "version"),
     "attendance_flags": ("created_at",),
+    "attendance_identities": (),
 }
 WIPE = (
     "TRUNCATE zoom_webhook_logs, zoom_recordings, zoom_recording_files, zoom_meetings,"
-    " zoom_participant_facts, attendance_sessions, attendance_summaries, attendance_flags CASCADE;"
+    " zoom_participant_facts, attendance_sessions, attendance_summaries, attendance_flags,"
+    " attendance_identities CASCADE;"
     " UPDATE registrations SET attended = false"
 )
 

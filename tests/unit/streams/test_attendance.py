@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import parse_zoom_event
-from streams.attendance import MeetingTimes, Summary, merged_seconds, sessions, summaries, to_fact
+from streams.attendance import Bounds, Summary, merged_seconds, sessions, summaries, to_fact
 from zoomstream.samples import dumps, iso, meeting_object, zoom_event
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -58,10 +58,13 @@ def attendance(
     fraction: float = 0.75,
 ) -> list[Summary]:
     facts = [to_fact(parse_zoom_event(dumps(body))) for body in bodies]
-    meeting = MeetingTimes(
-        at(start) if start is not None else None, at(end) if end is not None else None
-    )
-    return summaries(sessions(facts, meeting), meeting, fraction)
+    bounds = Bounds(
+        at(start) if start is not None else None,
+        at(end) if end is not None else None,
+        None,
+        None,
+    ).with_facts(facts)
+    return summaries(sessions(facts, bounds.end), bounds.threshold(fraction))
 
 
 def one(result: list[Summary]) -> Summary:

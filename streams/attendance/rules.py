@@ -1,9 +1,10 @@
-"""Attendance from participant webhooks: pure functions, recomputed from all facts of a meeting.
+"""Attendance rules: pure functions from a person's facts to their sessions and summary.
 
-A *fact* is what one participant webhook says (someone joined, left, or waited). Sessions and
-summaries are recomputed from the full set of a meeting occurrence's facts every time a fact
-arrives, so the result cannot depend on arrival order or on duplicates (docs/design.md,
-"Attendance").
+A *fact* is what one participant webhook says (someone joined, left, or waited). A person's
+sessions and summary are computed from the full set of that person's facts and the occurrence's
+threshold, so the result cannot depend on arrival order or on duplicates (docs/design.md,
+"Attendance"). People are the connected groups of sessions sharing an identity; the rules work
+on any set of facts closed under that grouping: one person, several, or the whole occurrence.
 """
 
 from __future__ import annotations
@@ -63,9 +64,48 @@ class Fact:
 
 
 @dataclass(frozen=True)
-class MeetingTimes:
+class Bounds:
+    """What bounds an occurrence: its meeting webhooks' times, else what its facts say."""
+
     start: datetime | None
+    """The meeting's start_time (earliest seen)."""
     end: datetime | None
+    """The end_time of its ended webhook (latest seen): open sessions close here."""
+    first_join: datetime | None
+    """The earliest join any fact states."""
+    last_leave: datetime | None
+    """The latest leave any fact states."""
+
+    def length_seconds(self) -> int:
+        start = self.start or self.first_join
+        end = self.end or self.last_leave
+        if start is None or end is None or end <= start:
+            return 0
+        return int((end - start).total_seconds())
+
+    def threshold(self, min_fraction: float) -> int:
+        """Seconds of presence that make a person attended."""
+        return int(self.length_seconds() * min_fraction)
+
+    def with_facts(self, facts: Iterable[Fact]) -> Bounds:
+        """These bounds widened by what the facts state."""
+        first, last = self.first_join, self.last_leave
+        for fact in facts:
+            joined, leave = fact_bounds(fact)
+            if joined is not None and (first is None or joined < first):
+                first = joined
+            if leave is not None and (last is None or leave > last):
+                last = leave
+        return Bounds(self.start, self.end, first, last)
+
+
+def fact_bounds(fact: Fact) -> tuple[datetime | None, datetime | None]:
+    """(the join, the leave) a fact states, for the occurrence's bounds."""
+    if fact.kind == "joined":
+        return fact.at, None
+    if fact.kind == "left":
+        return fact.join_time, fact.at
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -152,6 +192,32 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def nodes(fact: Fact) -> list[str]:
+    """The identities a fact links: its session and whatever says who it is."""
+    return [f"session:{fact.session_id}", *_identities(fact)]
+
+
+def groups(facts: Iterable[Fact]) -> dict[str, str]:
+    """Identity (`nodes`) → person key, for every identity of the facts."""
+    found = _UnionFind()
+    for fact in facts:
+        node, *others = nodes(fact)
+        found.find(node)
+        for identity in others:
+            found.union(node, identity)
+    members: dict[str, list[str]] = {}
+    for node in list(found.parent):
+        members.setdefault(found.find(node), []).append(node)
+    keys: dict[str, str] = {}
+    for group in members.values():
+        registrants = sorted(n for n in group if n.startswith("registrant:"))
+        others = sorted(n for n in group if not n.startswith("session:"))
+        key = registrants[0] if registrants else (others[0] if others else min(group))
+        for node in group:
+            keys[node] = key
+    return keys
+
+
 def people(facts: Iterable[Fact]) -> dict[str, str]:
     """Session id → person key. Sessions sharing a registrant id, an email, a Zoom user id or a
     customer key are one person; a session with none of them (a guest) is a person of its own.
@@ -177,7 +243,7 @@ def people(facts: Iterable[Fact]) -> dict[str, str]:
     return keys
 
 
-def sessions(facts: Sequence[Fact], meeting: MeetingTimes) -> list[Session]:
+def sessions(facts: Sequence[Fact], meeting_end: datetime | None) -> list[Session]:
     """Pair joins with lefts per session id; close the open ones at the meeting's end.
 
     A left belongs to the latest join of the same session id at or before it (or the join its
@@ -213,8 +279,8 @@ def sessions(facts: Sequence[Fact], meeting: MeetingTimes) -> list[Session]:
             closed_by: Literal["left", "meeting_end"] | None
             if closing is not None:
                 end, closed_by = closing.at, "left"
-            elif meeting.end is not None and meeting.end >= start:
-                end, closed_by = meeting.end, "meeting_end"
+            elif meeting_end is not None and meeting_end >= start:
+                end, closed_by = meeting_end, "meeting_end"
             else:
                 end, closed_by = None, None
             result.append(
@@ -241,16 +307,6 @@ def _best_identity(facts: Sequence[Fact]) -> Fact:
     )
 
 
-def occurrence_length(meeting: MeetingTimes, all_sessions: Sequence[Session]) -> int:
-    """Seconds from the meeting's start to its end; sessions fill in what the webhooks lacked."""
-    start = meeting.start or min((s.join_time for s in all_sessions), default=None)
-    leaves = [s.leave_time for s in all_sessions if s.leave_time]
-    end = meeting.end or max(leaves, default=None)
-    if start is None or end is None or end <= start:
-        return 0
-    return int((end - start).total_seconds())
-
-
 def merged_seconds(intervals: Iterable[tuple[datetime, datetime]]) -> int:
     """Length of the union of intervals: overlapping sessions count once."""
     total = 0.0
@@ -268,12 +324,9 @@ def merged_seconds(intervals: Iterable[tuple[datetime, datetime]]) -> int:
     return int(total)
 
 
-def summaries(
-    all_sessions: Sequence[Session], meeting: MeetingTimes, min_fraction: float
-) -> list[Summary]:
-    """One summary per person: presence merged over sessions, attended at `min_fraction` of the
-    occurrence's length."""
-    threshold = int(occurrence_length(meeting, all_sessions) * min_fraction)
+def summaries(all_sessions: Sequence[Session], threshold: int) -> list[Summary]:
+    """One summary per person: presence merged over sessions, attended at `threshold` seconds
+    (`Bounds.threshold`; none with a threshold of 0, an occurrence of no known length)."""
     by_person: dict[str, list[Session]] = {}
     for session in all_sessions:
         by_person.setdefault(session.person_key, []).append(session)
