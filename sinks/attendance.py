@@ -329,6 +329,26 @@ Changes = tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
 """(occurrence, rows to upsert, rows to delete)."""
 
 
+COLUMN_TYPES = {
+    "join_time": "timestamptz",
+    "leave_time": "timestamptz",
+    "first_join": "timestamptz",
+    "last_leave": "timestamptz",
+    "duration_seconds": "integer",
+    "total_seconds": "integer",
+    "session_count": "integer",
+    "threshold_seconds": "integer",
+    "event_id": "bigint",
+    "registration_id": "bigint",
+    "attended": "boolean",
+}
+"""Types of the session and summary columns that are not text, for their arrays."""
+
+
+def _arrays(names: Sequence[str]) -> str:
+    return ", ".join(f"%s::{COLUMN_TYPES.get(name, 'text')}[]" for name in names)
+
+
 async def replace_rows(
     conn: AsyncConnection,
     table: str,
@@ -338,27 +358,29 @@ async def replace_rows(
     versioned: bool = False,
 ) -> None:
     """Upsert changed rows by their natural key and delete the ones that no longer exist, for
-    every occurrence given, in one statement of each kind.
+    every occurrence given, in one statement of each kind (one array per column).
 
     `versioned` tables count their changes in a `version` column."""
-    upserts = [(uuid, *(row[c] for c in columns)) for uuid, rows, _ in changes for row in rows]
-    deletes = [(uuid, *(row[k] for k in keys)) for uuid, _, rows in changes for row in rows]
-    async with conn.cursor() as cur:
-        if upserts:
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
-            extra = ", version = t.version + 1" if versioned else ""
-            await cur.executemany(
-                f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
-                f" VALUES (%s, {', '.join(['%s'] * len(columns))})"
-                f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)})"
-                f" DO UPDATE SET {updates}{extra}, updated_at = now()",
-                upserts,
-            )
-        if deletes:
-            condition = " AND ".join(f"{k} = %s" for k in keys)
-            await cur.executemany(
-                f"DELETE FROM {table} WHERE zoom_meeting_uuid = %s AND {condition}", deletes
-            )
+    upserts = [(uuid, row) for uuid, rows, _ in changes for row in rows]
+    deletes = [(uuid, row) for uuid, _, rows in changes for row in rows]
+    if upserts:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+        extra = ", version = t.version + 1" if versioned else ""
+        await conn.execute(
+            f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
+            f" SELECT * FROM unnest(%s::text[], {_arrays(columns)})"
+            f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)})"
+            f" DO UPDATE SET {updates}{extra}, updated_at = now()",
+            [[uuid for uuid, _ in upserts], *([row[c] for _, row in upserts] for c in columns)],
+        )
+    if deletes:
+        condition = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+        await conn.execute(
+            f"DELETE FROM {table} t USING unnest(%s::text[], {_arrays(keys)})"
+            f" AS d(zoom_meeting_uuid, {', '.join(keys)})"
+            f" WHERE t.zoom_meeting_uuid = d.zoom_meeting_uuid AND {condition}",
+            [[uuid for uuid, _ in deletes], *([row[k] for _, row in deletes] for k in keys)],
+        )
 
 
 async def versions(
