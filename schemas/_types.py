@@ -38,7 +38,7 @@ def epoch_millis(value: Any) -> Any:
     value = blank_to_none(value)
     if isinstance(value, bool):
         raise ValueError("a timestamp is not a boolean")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):  # a tuple: `int | float` builds a union per call
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     return value
 

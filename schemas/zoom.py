@@ -7,6 +7,7 @@ and empty strings stand for missing values.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -144,12 +145,14 @@ class ZoomEvent(_Lenient):
         value = blank_to_none(self.payload.object.get("uuid"))
         return value if isinstance(value, str) else None
 
+    @cached_property
     def meeting(self) -> MeetingObject:
-        """The object of a meeting or webinar event."""
+        """The object of a meeting or webinar event (parsed once per event)."""
         return MeetingObject.model_validate(self.payload.object)
 
+    @cached_property
     def recording(self) -> RecordingObject:
-        """The object of a recording event."""
+        """The object of a recording event (parsed once per event)."""
         return RecordingObject.model_validate(self.payload.object)
 
 

@@ -78,7 +78,7 @@ def occurrence_uuid(event: ZoomEvent) -> str:
 
 def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
     """The recording of a `recording.completed` webhook."""
-    obj = event.recording()
+    obj = event.recording
     uuid = occurrence_uuid(event)
     files = tuple(to_file(f, occurred_at) for f in obj.recording_files)
     starts = [f.recording_start for f in files if f.recording_start]
@@ -109,7 +109,7 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
 
 def transcript_files(event: ZoomEvent, occurred_at: datetime) -> tuple[FileRecord, ...]:
     """The transcript and closed-caption files of `recording.transcript_completed`."""
-    files = (to_file(f, occurred_at) for f in event.recording().recording_files)
+    files = (to_file(f, occurred_at) for f in event.recording.recording_files)
     return tuple(f for f in files if f.file_type in TRANSCRIPT_TYPES)
 
 

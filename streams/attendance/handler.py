@@ -63,7 +63,7 @@ def _meeting(event: ZoomEvent, fact: Fact | None) -> dict[str, Any]:
     uuid = event.meeting_uuid
     if not uuid:
         raise AttendanceEventError(f"{event.event} without payload.object.uuid")
-    obj = event.meeting()
+    obj = event.meeting
     bounds = Bounds(None, None, None, None).with_facts([fact] if fact else [])
     return {
         "uuid": uuid[:100],

@@ -138,7 +138,7 @@ class Summary:
 
 def to_fact(event: ZoomEvent) -> Fact:
     kind = PARTICIPANT_EVENTS[event.event]
-    person = event.meeting().participant
+    person = event.meeting.participant
     if person is None:
         raise AttendanceEventError(f"{event.event} without payload.object.participant")
     session_id = person.participant_uuid or person.user_id

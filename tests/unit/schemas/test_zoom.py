@@ -33,14 +33,14 @@ def test_meeting_events_parse(name: str) -> None:
     assert event.event == name
     assert event.meeting_id == "86431910364"
     assert event.event_ts == datetime(2025, 2, 19, 0, 5, 28, 123000, tzinfo=UTC)
-    meeting = event.meeting()
+    meeting = event.meeting
     assert meeting.end_time == datetime(2026, 11, 30, 10, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("name", PARTICIPANT_EVENTS)
 def test_participant_events_parse_with_guest_blanks_as_none(name: str) -> None:
     obj = meeting_object(participant=participant(3, JOINED, guest=True, left=JOINED))
-    meeting = parse_zoom_event(dumps(zoom_event(name, obj, 1))).meeting()
+    meeting = parse_zoom_event(dumps(zoom_event(name, obj, 1))).meeting
     assert meeting.participant is not None
     assert meeting.participant.email is None
     assert meeting.participant.id is None
@@ -63,7 +63,7 @@ def test_waiting_room_event_carries_date_time() -> None:
             )
         )
     )
-    meeting = event.meeting()
+    meeting = event.meeting
     assert meeting.participant is not None
     assert meeting.participant.user_id == "16778240"
     assert meeting.participant.date_time == datetime(2026, 11, 30, 8, 59, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_registrant_id_null_empty_or_missing_is_none(registrant_id: str | None) 
         person["registrant_id"] = registrant_id
     meeting = parse_zoom_event(
         dumps(zoom_event("meeting.participant_left", meeting_object(participant=person)))
-    ).meeting()
+    ).meeting
     assert meeting.participant is not None and meeting.participant.registrant_id is None
 
 
@@ -87,7 +87,7 @@ def test_recording_events_parse_with_numeric_meeting_id(name: str) -> None:
     body = zoom_event(name, recording_object(85392858403), 1739923528000, download_token="tok")
     event = parse_zoom_event(dumps(body))
     assert event.meeting_id == "85392858403"
-    recording = event.recording()
+    recording = event.recording
     assert recording.id == "85392858403"
     timeline = [f for f in recording.recording_files if f.file_type == "TIMELINE"]
     assert timeline and timeline[0].play_url is None
