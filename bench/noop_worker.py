@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from streams.worker import consumer_settings
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_RAW
 
@@ -26,7 +27,7 @@ def main() -> None:
         processing_guarantee="at_least_once",
         topic_partitions=settings.kafka_partitions,
         web_enabled=False,
-        consumer_auto_offset_reset="earliest",
+        **consumer_settings(settings),
     )
     topic = app.topic(settings.topic(ZOOM_RAW), key_serializer="raw", value_serializer="raw")
     taken = {"count": 0}

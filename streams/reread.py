@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -108,29 +108,52 @@ async def patiently(call: Callable[..., T], *args: Any) -> T:
             delay = min(delay * 2, 10.0)
 
 
+class Reader(Protocol):
+    """What the gap repair reads with (`PartitionReader`; a fake in the unit tests)."""
+
+    def start_offset(self, topic: str, partition: int) -> int: ...
+
+    def end_offset(self, topic: str, partition: int) -> int: ...
+
+    def read(self, topic: str, partition: int, start: int, end: int) -> list[Delivery]: ...
+
+
+Owns = Callable[[int], bool]
+"""Whether this worker still owns a partition of the topic, in the consumer generation the repair
+pass began in (no rebalance since). Checked again after every await of a pass."""
+
+
 class GapRepair:
-    """Finds the offsets of `topic` that the Faust consumer skipped and reads them again.
+    """Finds the offsets of `topic` that the Faust consumer skipped and reads them again: a safety
+    net, since streams/faust_internals.py removes the cause Faust had for skipping.
 
     `fill` checks each batch against the next expected offset per partition; `sweep`, called
     when the agent has been idle, compares that expectation with the partition's end, because a
-    skipped run at the end of a partition shows no later offset to give it away.
+    skipped run at the end of a partition shows no later offset to give it away. A rebalance may
+    come during any of their awaits: a partition no longer owned (`owns`) is dropped from the
+    pass and its expectation forgotten; the next owner starts from the committed offset.
     """
 
-    def __init__(self, reader: PartitionReader, topic: str) -> None:
+    def __init__(self, reader: Reader, topic: str) -> None:
         self._reader = reader
         self._topic = topic
         self._expected: dict[int, int] = {}
 
-    def forget(self, partitions: Iterable[int]) -> None:
-        """After a rebalance the consumer resumes from committed offsets: look them up again."""
-        for partition in partitions:
-            self._expected.pop(partition, None)
+    def reset(self) -> None:
+        """Forget every expectation: after a rebalance the consumer resumes from the committed
+        offsets, which are looked up again."""
+        self._expected.clear()
 
-    async def _know(self, partitions: Iterable[int]) -> None:
-        for partition in set(partitions) - self._expected.keys():
-            self._expected[partition] = await patiently(
-                self._reader.start_offset, self._topic, partition
-            )
+    def _drop(self, partition: int) -> None:
+        self._expected.pop(partition, None)
+
+    async def _know(self, partitions: Iterable[int], owns: Owns) -> None:
+        for partition in sorted(set(partitions) - self._expected.keys()):
+            if not owns(partition):
+                continue
+            start = await patiently(self._reader.start_offset, self._topic, partition)
+            if owns(partition):
+                self._expected.setdefault(partition, start)
 
     async def _read(self, gap: Gap) -> list[Delivery]:
         log.warning(
@@ -142,27 +165,50 @@ class GapRepair:
         )
         return await patiently(self._reader.read, self._topic, gap.partition, gap.start, gap.end)
 
-    async def fill(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Gap]]:
-        """The batch with any skipped messages before it read again and put in front."""
-        await self._know(d.partition for d in deliveries)
-        gaps = find_gaps(self._expected, [(d.partition, d.offset) for d in deliveries])
+    async def fill(
+        self, deliveries: list[Delivery], owns: Owns
+    ) -> tuple[list[Delivery], list[Gap]]:
+        """The batch with any skipped messages before it read again and put in front, and the
+        gaps so filled. Partitions no longer owned are passed through unchecked."""
+        partitions = {d.partition for d in deliveries}
+        await self._know(partitions, owns)
+        checked = {p for p in partitions if p in self._expected and owns(p)}
+        tracked = [(d.partition, d.offset) for d in deliveries if d.partition in checked]
         repaired: list[Delivery] = []
-        for gap in gaps:
-            repaired += await self._read(gap)
-        return repaired + deliveries, gaps
+        filled: list[Gap] = []
+        for gap in find_gaps(self._expected, tracked):
+            found = await self._read(gap) if owns(gap.partition) else []
+            if not owns(gap.partition):
+                self._drop(gap.partition)
+                continue
+            repaired += found
+            filled.append(gap)
+        return repaired + deliveries, filled
 
-    async def sweep(self, partitions: Iterable[int]) -> tuple[list[Delivery], list[Gap]]:
-        """Messages between the expected offset and the end of each partition, read directly."""
-        partitions = list(partitions)
-        await self._know(partitions)
+    async def sweep(
+        self, partitions: Iterable[int], owns: Owns
+    ) -> tuple[list[Delivery], list[Gap]]:
+        """Messages between the expected offset and the end of each partition, read directly,
+        and the gaps so filled."""
         repaired: list[Delivery] = []
-        gaps: list[Gap] = []
-        for partition in partitions:
+        filled: list[Gap] = []
+        for partition in sorted(set(partitions)):
+            await self._know([partition], owns)
+            if partition not in self._expected or not owns(partition):
+                continue
             end = await patiently(self._reader.end_offset, self._topic, partition)
-            gap = Gap(partition, self._expected[partition], end)
-            if gap.end > gap.start:
-                found = await self._read(gap)
-                find_gaps(self._expected, [(d.partition, d.offset) for d in found])
-                repaired += found
-                gaps.append(gap)
-        return repaired, gaps
+            start = self._expected.get(partition)
+            if start is None or not owns(partition):
+                self._drop(partition)
+                continue
+            if end <= start:
+                continue
+            gap = Gap(partition, start, end)
+            found = await self._read(gap)
+            if not owns(partition) or self._expected.get(partition) != start:
+                self._drop(partition)
+                continue
+            self._expected[partition] = end
+            repaired += found
+            filled.append(gap)
+        return repaired, filled

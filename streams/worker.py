@@ -13,7 +13,7 @@ import faust
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
-from streams import metrics
+from streams import faust_internals, metrics
 from streams.apply import Changes, Item, ItemResult, apply_items, build_handlers
 from streams.attendance import settle
 from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
@@ -40,8 +40,23 @@ GAP_SWEEP_SECONDS = 5.0
 LAG_EVERY_SECONDS = 10.0
 
 
+def consumer_settings(settings: Settings) -> dict[str, Any]:
+    """How the worker's Faust app consumes; the bench's no-op floor uses the same."""
+    return {
+        "consumer_auto_offset_reset": "earliest",
+        # aiokafka fetches at most this much per partition per request (Faust's default 1 MiB
+        # held one partition, i.e. one big meeting, to ~3,000 no-op messages/s here; 8 MiB
+        # gave ~12,000/s, the rate of eight partitions).
+        "consumer_max_fetch_size": settings.worker_max_fetch_bytes,
+        "broker_session_timeout": settings.worker_session_timeout_seconds,
+        # Heartbeats at most a third of the session apart (Kafka's advice).
+        "broker_heartbeat_interval": min(3.0, settings.worker_session_timeout_seconds / 3),
+    }
+
+
 def create_worker(settings: Settings) -> faust.App:
     """Build the worker app. Nothing connects until the worker starts."""
+    faust_internals.install()  # refuses to run on a faust-streaming it was not read against
     app = faust.App(
         f"{settings.topic_prefix}zoomstream",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
@@ -54,7 +69,7 @@ def create_worker(settings: Settings) -> faust.App:
         key_serializer="json",
         value_serializer="json",
         web_enabled=False,
-        consumer_auto_offset_reset="earliest",
+        **consumer_settings(settings),
     )
     db = Database(settings.database_url)
 
@@ -70,12 +85,6 @@ def create_worker(settings: Settings) -> faust.App:
     processing = asyncio.Lock()  # the raw agent, the retries and the sweep never overlap
     clock = {"last_prune": time.monotonic()}
     sources: list[RepairedSource] = []
-
-    @app.on_partitions_revoked.connect
-    def forget_expected_offsets(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        revoked = list(args[0] if args else kwargs.get("revoked", ()))
-        for source in sources:
-            source.forget(revoked)
 
     async def send(topic: Any, key: bytes | None, value: bytes) -> None:
         """Send and wait for the broker's ack: before the source offset can be committed."""
@@ -212,7 +221,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def export_lag() -> None:
         """Consumer lag per assigned partition, for /metrics."""
         consumer = app.consumer
-        committed = consumer._committed_offset  # type: ignore[attr-defined]
+        committed = faust_internals.committed_offsets(consumer)
         metrics.LAG.clear()
         for tp in consumer.assignment():
             high, done = consumer.highwater(tp), committed.get(tp)

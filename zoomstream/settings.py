@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = 500
     worker_batch_seconds: float = 0.5
+    worker_max_fetch_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="The most the worker fetches from one partition per request.",
+    )
     worker_datadir: str = ".stack/faust"
     worker_session_timeout_seconds: float = Field(
         default=60.0,
