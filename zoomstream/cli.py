@@ -266,7 +266,8 @@ def schemas(
 
 @app.command()
 def up() -> None:
-    """Everything at once: stack, migrations, ingest and a worker, then the demo; Ctrl-C stops."""
+    """Everything at once: stack, migrations, ingest and a worker (each started again when it
+    exits), then the demo; Ctrl-C stops."""
     from zoomstream.run import run_pipeline
 
     run_pipeline(echo=typer.echo)

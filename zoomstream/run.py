@@ -1,10 +1,10 @@
-"""`zoomstream up`: the whole pipeline on this machine, then the demo, until Ctrl-C."""
+"""`zoomstream up`: the whole pipeline on this machine, then the demo, until Ctrl-C; a process
+that exits is started again (`zoomstream.supervise`)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +15,7 @@ from zoomstream.demo import run_demo
 from zoomstream.migrate import migrate
 from zoomstream.settings import Settings
 from zoomstream.stack import KafkaBroker, LocalPostgres
+from zoomstream.supervise import Supervisor
 from zoomstream.topics import ensure_topics
 
 DEV_SECRET = "zoomstream-local-dev-secret"
@@ -25,7 +26,10 @@ def run_pipeline(echo: Callable[[str], None], stack_home: Path = Path(".stack"))
     if not env.get("ZOOM_WEBHOOK_SECRET"):
         env["ZOOM_WEBHOOK_SECRET"] = DEV_SECRET
         echo(f"ZOOM_WEBHOOK_SECRET is not set: using the local development secret {DEV_SECRET!r}")
-    echo(KafkaBroker(home=stack_home / "kafka", cache=stack_home / "cache").up())
+    if "KAFKA_BOOTSTRAP_SERVERS" in env:
+        echo(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS ({env['KAFKA_BOOTSTRAP_SERVERS']})")
+    else:
+        echo(KafkaBroker(home=stack_home / "kafka", cache=stack_home / "cache").up())
     if "DATABASE_URL" not in env:
         echo(LocalPostgres(home=stack_home / "postgres").up())
     settings = Settings(zoom_webhook_secret=env["ZOOM_WEBHOOK_SECRET"])
@@ -34,42 +38,29 @@ def run_pipeline(echo: Callable[[str], None], stack_home: Path = Path(".stack"))
     ensure_topics(settings)
     logs = stack_home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    children = [
-        _spawn(["ingest"], env, logs / "ingest.log"),
-        _spawn(["worker", "--loglevel", "info"], env, logs / "worker.log"),
-    ]
-    echo(f"ingest on :{settings.ingest_port} and a worker started (logs in {logs})")
+    supervisor = Supervisor(env, echo)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a process manager: as for Ctrl-C
     try:
+        supervisor.start("ingest", ["ingest"], logs / "ingest.log")
+        supervisor.start("worker", ["worker", "--loglevel", "info"], logs / "worker.log")
         _wait_ready(f"http://127.0.0.1:{settings.ingest_port}/readyz", 60.0)
+        echo(f"ingest ready on :{settings.ingest_port}")
         run_demo(settings, f"http://127.0.0.1:{settings.ingest_port}", 20, echo)
         echo(
-            "the pipeline keeps running; Ctrl-C stops ingest and the worker "
-            "(`zoomstream stack down` stops Kafka and PostgreSQL)"
+            "the pipeline keeps running, a process that exits is started again; Ctrl-C stops "
+            "ingest and the worker (`zoomstream stack down` stops Kafka and PostgreSQL)"
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(1.0)
-        echo("a pipeline process exited; see the logs")
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         echo("stopping")
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the children are being stopped already
+        supervisor.stop()
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "zoomstream", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_ready(url: str, timeout: float) -> None:

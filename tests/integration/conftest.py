@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -128,7 +128,7 @@ def delete_topics(prefix: str, bootstrap: str = BOOTSTRAP) -> None:
 class Pipeline:
     """zoomstream's processes for one test, with the environment they share."""
 
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # secrets: never in a failing test's output
     logs: Path
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -141,11 +141,19 @@ class Pipeline:
     def worker_metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.env['WORKER_METRICS_PORT']}/metrics"
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    @property
+    def worker_group(self) -> str:
+        """The workers' consumer group (the Faust app id)."""
+        return f"{self.env['TOPIC_PREFIX']}zoomstream"
+
+    def start(
+        self, name: str, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `zoomstream <args>` as `name`, with this pipeline's environment and `env` on top."""
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "zoomstream", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -182,6 +190,30 @@ class Pipeline:
 
     def start_worker(self) -> None:
         self.start("worker", "worker", "--loglevel", "info")
+
+    def start_another_worker(self, name: str) -> str:
+        """One more worker in the same group, with a Faust data folder and a metrics port of its
+        own (two workers cannot share either); the URL of its /metrics."""
+        port = free_port()
+        self.start(
+            name,
+            "worker",
+            "--loglevel",
+            "info",
+            env={
+                "WORKER_DATADIR": str(self.logs / f"faust-{name}"),
+                "WORKER_METRICS_PORT": str(port),
+            },
+        )
+        return f"http://127.0.0.1:{port}/metrics"
+
+    def assert_running(self, name: str) -> None:
+        """The process `name` started has not exited."""
+        returncode = self.processes[name].poll()
+        if returncode is not None:
+            log = (self.logs / f"{name}.log").read_text(errors="replace")
+            crash = log[log.rfind("Traceback") :] if "Traceback" in log else log
+            raise AssertionError(f"{name} exited with {returncode}; its log:\n{crash[:6000]}")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
@@ -261,3 +293,42 @@ def watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def group_assignment(group: str, topic: str, bootstrap: str = BOOTSTRAP) -> list[set[int]]:
+    """The partitions of `topic` each member of the consumer group holds (empty: no members)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    description = admin.describe_consumer_groups([group], request_timeout=10)[group].result()
+    return [
+        {tp.partition for tp in member.assignment.topic_partitions if tp.topic == topic}
+        for member in description.members
+    ]
+
+
+class GroupNotSettled(AssertionError):
+    """A consumer group's assignment did not come to what a test waited for."""
+
+
+def wait_for_group(
+    group: str,
+    topic: str,
+    settled: Callable[[list[set[int]]], bool],
+    timeout: float = 60.0,
+    bootstrap: str = BOOTSTRAP,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[set[int]]:
+    """Poll the group's assignment of `topic` until `settled` says yes; fail after `timeout`,
+    or as soon as `meanwhile` (called on every poll, e.g. a process's check) fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if meanwhile is not None:
+            meanwhile()
+        try:
+            members = group_assignment(group, topic, bootstrap)
+        except KafkaException:
+            members = None  # the group is being created or moved; ask again
+        if members is not None and settled(members):
+            return members
+        if time.monotonic() > deadline:
+            raise GroupNotSettled(f"group {group} did not settle in {timeout:.0f} s: {members}")
+        time.sleep(0.25)
