@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -17,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench import ingest, memory, pipeline, replay
+from bench import faults, ingest, memory, pipeline, replay
 from bench.common import ROOT, Report, free_port
 from zoomstream.migrate import migrate
 from zoomstream.settings import LOCAL_DATABASE_URL, Settings
@@ -95,41 +93,19 @@ def main() -> None:
         if "ingest" in wanted:
             ingest.run(report, env, logs, sizes["ingest"], concurrency=64)
         if "pipeline" in wanted:
-            pipeline.throughput(report, env, logs, database_url, sizes["pipeline"])
-            pipeline.latency(report, env, logs, database_url, rate=100, seconds=sizes["latency"])
+            pipeline.throughput(
+                report, env, logs, lambda: bench_database(database_url), sizes["pipeline"]
+            )
+            for rate in (100, 1_000):
+                pipeline.latency(
+                    report, env, logs, database_url, rate=rate, seconds=sizes["latency"]
+                )
         if "replay" in wanted:
             replay.run(report, env, bench_database(database_url), sizes["replay"])
         if "memory" in wanted:
             memory.run(report, env, logs, sizes["memory"])
         if "faults" in wanted:
-            started = time.perf_counter()
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "tests/integration/test_faults.py",
-                    "tests/integration/test_walking_skeleton.py::test_worker_killed_mid_stream_still_gives_one_row_per_delivery",
-                ],
-                cwd=ROOT,
-                env={**os.environ, "FAULT_SECONDS": str(sizes["faults"])},
-                check=False,
-            )
-            from bench.common import Figure
-
-            report.add(
-                Figure(
-                    "fault tests (PostgreSQL stopped, broker and ingest restarted, worker kill -9)",
-                    "passed" if done.returncode == 0 else f"FAILED (exit {done.returncode})",
-                    "-",
-                    1.0 if done.returncode == 0 else 0.0,
-                    "all pass",
-                    f"faults {sizes['faults']} s long, {time.perf_counter() - started:.0f} s in all",
-                )
-            )
+            faults.run(report, logs, sizes["faults"])
     finally:
         report.append_to_results(args.scale)
         if not args.keep:

@@ -147,8 +147,9 @@ def meeting_burst(
         return meeting_object(meeting_id, uuid, start_time=iso(start), **overrides)
 
     events = [zoom_event("meeting.started", occurrence(), ms)]
+    spacing = min(30.0, 3000.0 / max(1, participants))  # everyone joins within 50 minutes
     for n in range(participants):
-        joined = start + timedelta(seconds=30 * n)
+        joined = start + timedelta(seconds=spacing * n)
         guest = n % 5 == 4
         events.append(
             zoom_event(
