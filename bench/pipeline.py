@@ -5,7 +5,9 @@ once the worker has written its first row."""
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import Figure, Process, Report, free_port, percentile
+from bench.common import ROOT, Figure, Process, Report, free_port, percentile
 from bench.load import bodies
 from bench.traffic import add_events, envelopes, meetings_for, produce
 from ingest import delivery_id
@@ -223,25 +225,46 @@ class Visibility:
         return [self.seen[k] - self.received[k] for k in self.seen]
 
 
-async def send_at_rate(url: str, secret: bytes, payloads: list[bytes], rate: float) -> float:
-    """POST each payload at its slot of a fixed schedule over one connection pool; the rate
-    achieved (a sender that falls behind says so instead of measuring itself)."""
-    gap = 1.0 / rate
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+VEGETA = ROOT / ".stack" / "bin" / "vegeta"
 
-        async def post(body: bytes) -> None:
-            await client.post(url, content=body, headers=sign(secret, body, int(time.time())))
 
-        tasks = []
-        began = time.perf_counter()
-        for n, body in enumerate(payloads):
-            delay = began + n * gap - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(body)))
-        sent = time.perf_counter() - began
-        await asyncio.gather(*tasks)
-    return len(payloads) / max(sent, gap)
+def send_at_rate(url: str, secret: bytes, payloads: list[bytes], rate: float, logs: Path) -> float:
+    """POST each payload, signed, at a fixed rate with vegeta (compiled, open-loop: it keeps
+    the schedule however the server answers); the rate vegeta reports it held."""
+    signed = int(time.time())  # within the signature tolerance for the whole run
+    targets = logs / f"targets-{rate:.0f}.json"
+    with targets.open("w") as out:
+        for body in payloads:
+            headers = {k: [v] for k, v in sign(secret, body, signed).items()}
+            headers["Content-Type"] = ["application/json"]
+            target = {
+                "method": "POST",
+                "url": url,
+                "body": base64.b64encode(body).decode(),
+                "header": headers,
+            }
+            out.write(json.dumps(target) + "\n")
+    seconds = len(payloads) / rate
+    attack = subprocess.run(
+        [
+            str(VEGETA),
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-rate={rate:.0f}/s",
+            f"-duration={seconds:.3f}s",
+            "-timeout=10s",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    report = subprocess.run(
+        [str(VEGETA), "report", "-type=json"], input=attack.stdout, capture_output=True, check=True
+    )
+    summary = json.loads(report.stdout)
+    if summary.get("status_codes", {}).keys() - {"200"}:
+        raise RuntimeError(f"vegeta got answers other than 200: {summary['status_codes']}")
+    return float(summary["rate"])
 
 
 def latency(
@@ -266,7 +289,7 @@ def latency(
         httpx.post(url, content=warm_up, headers=sign(secret, warm_up, int(time.time())))
         wait_rows(database_url, before + 1, timeout=120)
         with Visibility(database_url) as visible:
-            achieved = asyncio.run(send_at_rate(url, secret, payloads, rate))
+            achieved = send_at_rate(url, secret, payloads, rate, logs)
             wait_rows(database_url, before + 1 + len(payloads), timeout=180)
             time.sleep(0.1)
     finally:
