@@ -223,24 +223,11 @@ def people(facts: Iterable[Fact]) -> dict[str, str]:
     customer key are one person; a session with none of them (a guest) is a person of its own.
     The key is the person's registrant id when any session has one, else the smallest of its
     identities, so it does not depend on arrival order."""
-    groups = _UnionFind()
-    for fact in facts:
-        node = f"session:{fact.session_id}"
-        groups.find(node)
-        for identity in _identities(fact):
-            groups.union(node, identity)
-    members: dict[str, list[str]] = {}
-    for node in list(groups.parent):
-        members.setdefault(groups.find(node), []).append(node)
-    keys: dict[str, str] = {}
-    for nodes in members.values():
-        registrants = sorted(n for n in nodes if n.startswith("registrant:"))
-        others = sorted(n for n in nodes if not n.startswith("session:"))
-        key = registrants[0] if registrants else (others[0] if others else min(nodes))
-        for node in nodes:
-            if node.startswith("session:"):
-                keys[node.removeprefix("session:")] = key
-    return keys
+    return {
+        node.removeprefix("session:"): key
+        for node, key in groups(facts).items()
+        if node.startswith("session:")
+    }
 
 
 def sessions(facts: Sequence[Fact], meeting_end: datetime | None) -> list[Session]:
