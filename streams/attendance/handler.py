@@ -171,13 +171,14 @@ async def update_people(
     settle: frozenset[str] = frozenset(),
 ) -> list[AttendanceRecord]:
     """The people the new facts touch, or all people of the occurrences that settle now (those
-    in `settle`, those whose bounds moved and may settle, those never indexed); the records
-    that changed. Occurrences not recorded are skipped."""
+    in `settle`, those never indexed, those whose bounds moved: see `_settles`; `met` are the
+    occurrences a meeting webhook of the batch named); the records that changed. Occurrences
+    not recorded are skipped."""
     rows = await sink.occurrences(conn, uuids)
     whole: list[str] = []
     touched: list[str] = []
     for uuid in sorted(rows):
-        if _settles(rows[uuid], uuid in settle or uuid in met, now, rule):
+        if _settles(rows[uuid], uuid in settle, uuid in met, now, rule):
             whole.append(uuid)
         elif new_facts.get(uuid):
             touched.append(uuid)
@@ -251,14 +252,16 @@ def _bounds(row: sink.OccurrenceRow) -> Bounds:
     return Bounds(row.start_time, row.end_time, row.first_join, row.last_leave)
 
 
-def _settles(row: sink.OccurrenceRow, asked: bool, now: datetime, rule: Rule) -> bool:
-    """Whether all of the occurrence's people are brought up to date now (see the module)."""
+def _settles(row: sink.OccurrenceRow, asked: bool, met: bool, now: datetime, rule: Rule) -> bool:
+    """Whether all of the occurrence's people are brought up to date now (see the module):
+    when asked to, when never indexed, and when its bounds moved the threshold or the end, at
+    once for a meeting webhook or a known end, else once the last settling is old enough."""
     if asked or not row.people_indexed:
         return True
     threshold = _bounds(row).threshold(rule.min_fraction)
     if threshold == row.applied_threshold and row.end_time == row.applied_end:
         return False
-    if row.end_time is not None or row.settled_at is None:
+    if met or row.end_time is not None or row.settled_at is None:
         return True
     return (now - row.settled_at).total_seconds() >= rule.settle_seconds
 
