@@ -64,7 +64,8 @@ def plan_people(
     meeting_end: datetime | None,
 ) -> Plan:
     """The people's sessions and summaries from their facts, against what is stored."""
-    all_sessions = sessions(facts, meeting_end)
+    grouped = groups(facts)
+    all_sessions = sessions(facts, meeting_end, grouped)
     session_rows = [{c: getattr(s, c) for c in SESSION_COLUMNS} for s in all_sessions]
     summary_rows = [
         _summary_row(summary, meeting_id, event_id, registrations)
@@ -75,7 +76,7 @@ def plan_people(
     )
     summary_upserts, summary_deletes = _diff(stored.summaries, summary_rows, ("person_key",))
     identity_upserts = sorted(
-        (node, key) for node, key in groups(facts).items() if stored.identities.get(node) != key
+        (node, key) for node, key in grouped.items() if stored.identities.get(node) != key
     )
     return Plan(
         meeting_uuid,

@@ -10,7 +10,7 @@ on any set of facts closed under that grouping: one person, several, or the whol
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -218,25 +218,30 @@ def groups(facts: Iterable[Fact]) -> dict[str, str]:
     return keys
 
 
-def people(facts: Iterable[Fact]) -> dict[str, str]:
+def people(facts: Iterable[Fact], grouped: Mapping[str, str] | None = None) -> dict[str, str]:
     """Session id → person key. Sessions sharing a registrant id, an email, a Zoom user id or a
     customer key are one person; a session with none of them (a guest) is a person of its own.
     The key is the person's registrant id when any session has one, else the smallest of its
     identities, so it does not depend on arrival order."""
     return {
         node.removeprefix("session:"): key
-        for node, key in groups(facts).items()
+        for node, key in (groups(facts) if grouped is None else grouped).items()
         if node.startswith("session:")
     }
 
 
-def sessions(facts: Sequence[Fact], meeting_end: datetime | None) -> list[Session]:
+def sessions(
+    facts: Sequence[Fact],
+    meeting_end: datetime | None,
+    grouped: Mapping[str, str] | None = None,
+) -> list[Session]:
     """Pair joins with lefts per session id; close the open ones at the meeting's end.
 
     A left belongs to the latest join of the same session id at or before it (or the join its
     `join_time` names); a left without any join starts its session at its own join_time.
+    `grouped` is `groups(facts)` when the caller has it already.
     """
-    person_of = people(facts)
+    person_of = people(facts, grouped)
     by_session: dict[str, list[Fact]] = {}
     for fact in facts:
         by_session.setdefault(fact.session_id, []).append(fact)
