@@ -77,14 +77,15 @@ _TYPES = {
 }
 _COLUMNS = ", ".join(_FIELDS)
 # The same as UPSERT_SQL for many rows in one statement: the rows come in as one array per
-# column, and the event is matched once per distinct occurrence. The match reads the log rows
-# committed before the statement, so all of an occurrence's rows in a batch match alike (as
-# they do one by one: the first one's match is what the others find).
+# column, and the event is matched once per distinct occurrence (MATERIALIZED: inlined, the
+# match ran once per row). The match reads the log rows committed before the statement, so all
+# of an occurrence's rows in a batch match alike (as they do one by one: the first one's match
+# is what the others find).
 UPSERT_MANY_SQL = f"""
 WITH input AS (
     SELECT * FROM unnest({", ".join(f"%b::{_TYPES.get(name, 'text')}[]" for name in _FIELDS)})
         AS i({_COLUMNS})
-), matched AS (
+), matched AS MATERIALIZED (
     SELECT zoom_meeting_id, zoom_meeting_uuid,
            zoomstream_match_event(zoom_meeting_id, zoom_meeting_uuid) AS event_id
       FROM (SELECT DISTINCT zoom_meeting_id, zoom_meeting_uuid FROM input) AS occurrences
