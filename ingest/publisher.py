@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+Message = tuple[str, bytes | None, bytes]
+"""(topic, key, value) of one message to publish."""
 
 
 class PublishError(RuntimeError):
@@ -18,7 +22,8 @@ class Publisher(Protocol):
     """Puts one message into Kafka durably.
 
     `publish` returns only after the broker acknowledged the write (acks=all, idempotent); it
-    raises PublishError when that did not happen within the publisher's bound.
+    raises PublishError when that did not happen within the publisher's bound. `publish_many`
+    does the same for many messages at once (one wait for all the acks), in order per key.
     """
 
     async def start(self) -> None: ...
@@ -27,12 +32,25 @@ class Publisher(Protocol):
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None: ...
 
+    async def publish_many(self, messages: Sequence[Message]) -> None: ...
+
     async def is_ready(self) -> bool: ...
 
 
-def producer_config(bootstrap_servers: str, timeout_seconds: float) -> dict[str, Any]:
+CONSISTENT_RANDOM = "consistent_random"
+"""librdkafka's default partitioner (CRC32 of the key): what ingest has always keyed the raw
+topic with, so a meeting stays on its partition across versions."""
+MURMUR2_RANDOM = "murmur2_random"
+"""The Java client's partitioner (murmur2 of the key), which aiokafka and so Faust use too: the
+worker's record topics keep the partition each key had when Faust published them."""
+
+
+def producer_config(
+    bootstrap_servers: str, timeout_seconds: float, partitioner: str = CONSISTENT_RANDOM
+) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap_servers,
+        "partitioner": partitioner,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,
@@ -47,14 +65,19 @@ def producer_config(bootstrap_servers: str, timeout_seconds: float) -> dict[str,
 class KafkaPublisher:
     """confluent-kafka adapter: a poll thread resolves one asyncio future per message."""
 
-    def __init__(self, bootstrap_servers: str, timeout_seconds: float) -> None:
-        self._config = producer_config(bootstrap_servers, timeout_seconds)
+    def __init__(
+        self, bootstrap_servers: str, timeout_seconds: float, partitioner: str = CONSISTENT_RANDOM
+    ) -> None:
+        self._config = producer_config(bootstrap_servers, timeout_seconds, partitioner)
         self._timeout = timeout_seconds
         self._producer: Producer | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
     async def start(self) -> None:
+        """Connect (lazily, in librdkafka's threads); a second call does nothing."""
+        if self._producer is not None:
+            return
         self._producer = Producer(self._config)
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll, name="kafka-poll", daemon=True)
@@ -71,19 +94,49 @@ class KafkaPublisher:
             await asyncio.to_thread(self._poller.join)
         if self._producer is not None:
             await asyncio.to_thread(self._producer.flush, 5.0)
+            self._producer = None
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         assert self._producer is not None, "publisher not started"
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[None] = loop.create_future()
 
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+        def on_delivery(err: KafkaError | None, _msg: object) -> None:
             loop.call_soon_threadsafe(_settle, acked, err)
 
         try:
             self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
         except (BufferError, KafkaException) as exc:
             raise PublishError(f"Kafka refused the message: {exc}") from exc
+        await self._acked(acked)
+
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        """All produced at once, then one wait: the last delivery report settles the future
+        (with the first error, if any), so the loop is woken once, not once per message."""
+        assert self._producer is not None, "publisher not started"
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[None] = loop.create_future()
+        pending = [len(messages)]
+        errors: list[KafkaError] = []
+
+        def on_delivery(err: KafkaError | None, _msg: object) -> None:
+            # Delivery reports run on the poll thread, one at a time.
+            if err is not None:
+                errors.append(err)
+            pending[0] -= 1
+            if pending[0] == 0:
+                loop.call_soon_threadsafe(_settle, acked, errors[0] if errors else None)
+
+        try:
+            for topic, key, value in messages:
+                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except (BufferError, KafkaException) as exc:
+            raise PublishError(f"Kafka refused a message: {exc}") from exc
+        await self._acked(acked)
+
+    async def _acked(self, acked: asyncio.Future[None]) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(acked), self._timeout)
         except TimeoutError as exc:
@@ -126,6 +179,11 @@ class InMemoryPublisher:
         if not self.available:
             raise PublishError("Kafka did not acknowledge (fake unavailable)")
         self.messages.append((topic, key, value))
+
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        if not self.available:
+            raise PublishError("Kafka did not acknowledge (fake unavailable)")
+        self.messages.extend(messages)
 
     async def is_ready(self) -> bool:
         return self.available

@@ -26,6 +26,7 @@ from streams.outcome import Outcome, PermanentError
 from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
 from streams.recording_handler import refresh
 from streams.webhook_log import Delivery, payload_json
+from zoomstream.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,17 @@ class Changes:
 
     recordings: list[RecordingState]
     attendance: list[AttendanceRecord]
+
+    def messages(self, topic: Callable[[str], str]) -> list[tuple[str, bytes, bytes]]:
+        """(topic, key, value) of each record, recordings first; `topic` prefixes a name."""
+        recordings, attendance = topic(ZOOM_RECORDINGS), topic(ZOOM_ATTENDANCE)
+        return [
+            (recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode())
+            for state in self.recordings
+        ] + [
+            (attendance, record.key.encode(), record.model_dump_json().encode())
+            for record in self.attendance
+        ]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 from pydantic import ValidationError
 
-from ingest.publisher import KafkaPublisher
+from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
@@ -32,10 +32,8 @@ from streams.webhook_log import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import (
     EMAIL_DEAD_LETTERS,
-    ZOOM_ATTENDANCE,
     ZOOM_DEAD_LETTERS,
     ZOOM_RAW,
-    ZOOM_RECORDINGS,
 )
 
 BATCH = 200
@@ -90,7 +88,9 @@ class RetryRun:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, 10.0)
+        self.publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers, 10.0, partitioner=MURMUR2_RANDOM
+        )
         self.handlers = build_handlers(
             settings.attendance_min_fraction, settings.attendance_settle_seconds
         )
@@ -110,18 +110,7 @@ class RetryRun:
                 self.summary.completed += 1
             else:
                 self.summary.failed_again += 1
-        for state in changes.recordings:
-            await self.publisher.publish(
-                self.settings.topic(ZOOM_RECORDINGS),
-                state.zoom_recording_id.encode(),
-                state.model_dump_json().encode(),
-            )
-        for record in changes.attendance:
-            await self.publisher.publish(
-                self.settings.topic(ZOOM_ATTENDANCE),
-                record.key.encode(),
-                record.model_dump_json().encode(),
-            )
+        await self.publisher.publish_many(changes.messages(self.settings.topic))
 
     def item(self, envelope: RawWebhookEnvelope, attempts: int, source: str) -> Item | None:
         if envelope.webhook_id in self.done:
