@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from streams import faust_internals
 from streams.worker import consumer_settings
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_RAW
@@ -41,7 +42,7 @@ def main() -> None:
             taken["count"] += len(events)
             count_file.write_text(str(taken["count"]))
 
-    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+    faust_internals.worker(app, "warn").execute_from_commandline()  # as zoomstream's
 
 
 if __name__ == "__main__":

@@ -65,10 +65,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
 ) -> None:
     """Run the stream worker (Faust): dedup, transform, write to PostgreSQL."""
-    import faust
     from prometheus_client import start_http_server
 
-    from streams import create_worker
+    from streams import create_worker, faust_internals
     from zoomstream.topics import ensure_topics
 
     settings = _settings()
@@ -76,7 +75,7 @@ def worker(
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     faust_app = create_worker(settings)
-    faust.Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    faust_internals.worker(faust_app, loglevel).execute_from_commandline()
 
 
 @app.command()

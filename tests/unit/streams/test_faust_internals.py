@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
@@ -167,3 +169,18 @@ async def test_recovery_seeks_before_the_stream_partitions_resume() -> None:
     assert steps == ["seek", "resume", "clear queues", "resume flow", "ready"]
     assert active == {stream}
     assert (seen_too_early, seen_paused_after) == (0, 0)
+
+
+def test_the_worker_leaves_the_root_logger_at_its_level() -> None:
+    """Faust's own Worker turns the root logger to DEBUG for its spinner at WARN; ours does not,
+    so libraries' debug calls stay cheap."""
+    app = faust.App("unit-spinner", broker="memory://", web_enabled=False)
+    for runner, expected in (
+        (faust.Worker(app, loglevel="warn", quiet=True), logging.DEBUG),
+        (faust_internals.worker(app, "warn"), logging.WARNING),
+    ):
+        logger = logging.getLogger(f"unit-spinner-{expected}")
+        logger.setLevel(logging.WARNING)
+        logger.addHandler(logging.NullHandler())
+        runner.on_setup_root_logger(logger, logging.WARNING)
+        assert logger.level == expected
