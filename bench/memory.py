@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 
 from bench.common import Figure, Process, Report
 from streams.seen_store import entry_key, entry_value
+from zoomstream.settings import Settings
 
 GOAL_MB = 400
 
@@ -78,7 +79,7 @@ def run(report: Report, env: dict[str, str], logs: Path, ids: int) -> None:
         topic,
         ids,
         int(env.get("KAFKA_PARTITIONS", "8")),
-        int(env.get("WORKER_BATCH_SIZE", "500")),
+        int(env.get("WORKER_BATCH_SIZE", Settings.model_fields["worker_batch_size"].default)),
     )
     log = logs / "worker-full-2.log"
     worker = Process(["-m", "zoomstream", "worker", "--loglevel", "info"], full_env, log)

@@ -95,7 +95,15 @@ class Settings(BaseSettings):
         default=14 * 24 * 60 * 60 * 1000,
         description="Retention of the raw topics: the replay horizon.",
     )
-    worker_batch_size: int = 500
+    worker_batch_size: int = Field(
+        default=2_000,
+        gt=0,
+        description=(
+            "Webhooks per batch at most (one transaction each; a batch closes sooner after "
+            "WORKER_BATCH_SECONDS). 2,000 applied 40% more per second than 500 under the "
+            "pipeline bench; 5,000 no more than 2,000."
+        ),
+    )
     worker_batch_seconds: float = 0.5
     worker_max_fetch_bytes: int = Field(
         default=8 * 1024 * 1024,
