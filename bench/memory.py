@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bench.common import Figure, Process, Report
-from streams.seen_store import entry_key, entry_value
+from streams.runtime.seen_store import entry_key, entry_value
 from zoomstream.settings import Settings
 
 GOAL_MB = 400

@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from streams import faust_internals
+from streams.runtime import faust_internals
 from streams.worker import consumer_settings
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_RAW

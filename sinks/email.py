@@ -1,6 +1,6 @@
 """email_logs and email_events: the sender's steps and the provider events, each idempotent.
 
-Rows go in and out as dicts; the stream layer owns their meaning (streams/email_status.py).
+Rows go in and out as dicts; the stream layer owns their meaning (streams/email/status.py).
 """
 
 from __future__ import annotations

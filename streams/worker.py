@@ -15,16 +15,16 @@ from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
-from streams import faust_internals, metrics
-from streams.apply import Changes, Item, ItemResult, apply_items, build_handlers
 from streams.attendance import settle
-from streams.batch import Ports, dead_letter, process_batch, process_retry, utc_now
-from streams.email_worker import install_email_agents
-from streams.seen_store import STORE_URL as SEEN_STORE_URL
-from streams.sources import RepairedSource, batch_agent, byte_topic
-from streams.tables import SeenTable
-from streams.views_worker import install_view_agents
-from streams.webhook_log import Delivery
+from streams.email.agents import install_email_agents
+from streams.runtime import faust_internals, metrics
+from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
+from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
+from streams.runtime.tables import SeenTable
+from streams.views.agents import install_view_agents
+from streams.webhooks.apply import Changes, Item, ItemResult, apply_items, build_handlers
+from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
+from streams.webhooks.delivery import Delivery
 from zoomstream.cleanup import cleanup
 from zoomstream.settings import Settings
 from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY

@@ -67,7 +67,8 @@ def worker(
     """Run the stream worker (Faust): dedup, transform, write to PostgreSQL."""
     from prometheus_client import start_http_server
 
-    from streams import create_worker, faust_internals
+    from streams import create_worker
+    from streams.runtime import faust_internals
     from zoomstream.topics import ensure_topics
 
     settings = _settings()

@@ -28,11 +28,11 @@ from schemas import InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from sinks import Database, in_transaction
-from streams.apply import Item, apply_items, build_handlers
 from streams.attendance import settle
-from streams.email_events import InvalidEmailWebhook
-from streams.email_tracking import apply_events, normalise
-from streams.webhook_log import Delivery
+from streams.email.events import InvalidEmailWebhook
+from streams.email.tracking import apply_events, normalise
+from streams.webhooks.apply import Item, apply_items, build_handlers
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import EMAIL_RAW, ZOOM_RAW
 

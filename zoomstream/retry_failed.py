@@ -27,8 +27,8 @@ from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
 from sinks import Database, in_transaction
-from streams.apply import Item, apply_items, build_handlers
-from streams.webhook_log import Delivery
+from streams.webhooks.apply import Item, apply_items, build_handlers
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import (
     EMAIL_DEAD_LETTERS,

@@ -34,7 +34,7 @@ from streams.attendance.rules import (
     nodes,
     to_fact,
 )
-from streams.outcome import Outcome
+from streams.webhooks.outcome import Outcome
 
 EVENT_TYPES = frozenset(PARTICIPANT_EVENTS) | MEETING_EVENTS
 """The Zoom event types this handler applies."""

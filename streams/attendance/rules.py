@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from schemas import ZoomEvent
-from streams.outcome import PermanentError
+from streams.webhooks.outcome import PermanentError
 
 FactKind = Literal["joined", "left", "waiting"]
 

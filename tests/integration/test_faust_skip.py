@@ -1,5 +1,5 @@
 """faust-streaming 0.15.3 skips records after a restart with a backlog and a changelog-backed table
-(docs/design.md, "Skipped offsets"); with streams/faust_internals.py installed it does not.
+(docs/design.md, "Skipped offsets"); with streams/runtime/faust_internals.py installed it does not.
 
 A minimal Faust app like the worker (a changelog-backed table written per batch, `take_events`
 batches, at-least-once) runs once to commit offsets and fill its changelog, then restarts over a
@@ -175,7 +175,7 @@ def main() -> None:
     import faust
     from faust.transport.consumer import ThreadDelegateConsumer
 
-    from streams import faust_internals
+    from streams.runtime import faust_internals
 
     prefix, out_path = os.environ["SKIP_APP_PREFIX"], os.environ["SKIP_APP_OUT"]
     topic_name = f"{prefix}source"

@@ -5,8 +5,8 @@ from ingest import build_envelope
 from schemas import DeadLetter, parse_zoom_event
 from schemas.retry import RetryRequest
 from streams import Delivery, Item, ItemResult, Ports, log_row, process_batch, process_retry
-from streams.apply import Failure
-from streams.outcome import Outcome
+from streams.webhooks.apply import Failure
+from streams.webhooks.outcome import Outcome
 from zoomstream.samples import dumps, meeting_object, zoom_event
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

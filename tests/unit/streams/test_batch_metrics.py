@@ -7,8 +7,8 @@ import asyncio
 import faust
 from prometheus_client import REGISTRY
 
-from streams.sources import batch_agent, byte_topic
-from streams.webhook_log import Delivery
+from streams.runtime.sources import batch_agent, byte_topic
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.email_events import InvalidEmailWebhook, mailgun, postmark, resend, sendgrid
+from streams.email.events import InvalidEmailWebhook, mailgun, postmark, resend, sendgrid
 
 
 def body(value: object) -> bytes:

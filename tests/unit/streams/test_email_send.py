@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.email_send import EmailSendRequest
-from streams.email_send import build_message, classify, message_id, relay_message_id
-from streams.email_sender import log_row
+from streams.email.message import build_message, classify, message_id, relay_message_id
+from streams.email.sender import log_row
 
 
 def send_request(**overrides: Any) -> EmailSendRequest:

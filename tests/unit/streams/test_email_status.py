@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.email_event import EmailEvent
-from streams.email_status import RANK, Sending, delivery_fields, status_key, suppresses
+from streams.email.status import RANK, Sending, delivery_fields, status_key, suppresses
 
 T0 = datetime(2026, 11, 30, 10, tzinfo=UTC)
 SENT = Sending("sent", sent_at=T0)

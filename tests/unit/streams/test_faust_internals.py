@@ -15,8 +15,8 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree  # type: ignore[import-untyped]
 
-from streams import faust_internals
-from streams.faust_internals import READ_AGAINST, UnsupportedFaustVersion, check_versions
+from streams.runtime import faust_internals
+from streams.runtime.faust_internals import READ_AGAINST, UnsupportedFaustVersion, check_versions
 
 GUARDED = "unit.guarded.raw"
 OTHER = "unit.other"

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas import ZoomEvent, parse_zoom_event
-from streams.recordings import (
+from streams.recordings.rules import (
     RecordingEventError,
     file_type,
     recording_status,

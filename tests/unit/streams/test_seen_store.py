@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import tables
-from streams.seen_store import SeenIndex, SeenStore, digest, entry_key, entry_value
-from streams.tables import SeenTable
+from streams.runtime import tables
+from streams.runtime.seen_store import SeenIndex, SeenStore, digest, entry_key, entry_value
+from streams.runtime.tables import SeenTable
 
 WINDOW = 7200.0
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.view_event import RecordingViewEvent
-from streams.views import (
+from streams.views.rules import (
     RecordingCounters,
     ViewerProgress,
     apply_to_counters,

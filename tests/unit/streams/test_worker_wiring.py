@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams import create_worker
-from streams.seen_store import SeenStore
+from streams.runtime.seen_store import SeenStore
 from zoomstream.settings import Settings
 
 

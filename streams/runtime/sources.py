@@ -1,7 +1,7 @@
 """A topic read by a Faust agent in batches, with a safety net for offsets Faust skips.
 
 faust-streaming 0.15.3 skipped fetched records after a restart with a backlog (docs/design.md,
-"Skipped offsets"); streams/faust_internals.py fixes the cause and makes Faust hold its commits
+"Skipped offsets"); streams/runtime/faust_internals.py fixes the cause and makes Faust hold its commits
 at any offset of these topics no agent processed. Every batch agent whose topic has contiguous
 offsets goes through a `RepairedSource`: each batch is checked against the next expected offset
 per partition, a gap is read again with a plain consumer and put in front, an idle sweep reads
@@ -22,10 +22,10 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from streams import faust_internals, metrics
-from streams.gaps import Gap
-from streams.reread import GapRepair, Owns, PartitionReader, Reader
-from streams.webhook_log import Delivery
+from streams.runtime import faust_internals, metrics
+from streams.runtime.gaps import Gap
+from streams.runtime.reread import GapRepair, Owns, PartitionReader, Reader
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streams.seen_store import SeenIndex, entry_key, entry_value
+from streams.runtime.seen_store import SeenIndex, entry_key, entry_value
 
 ENTRY_MAX_IDS = 4_000
 """About 280 kB of JSON per changelog entry at most."""

@@ -11,8 +11,8 @@ from psycopg import AsyncConnection
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from sinks import email as store
-from streams import email_events
-from streams.email_status import Sending, delivery_fields, suppresses
+from streams.email import events as email_events
+from streams.email.status import Sending, delivery_fields, suppresses
 
 
 def normalise(envelope: EmailWebhookEnvelope) -> list[EmailEvent]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from schemas import RecordingFile, ZoomEvent
 from sinks.recordings import FileRecord, Lifecycle, RecordingRecord
-from streams.outcome import PermanentError
+from streams.webhooks.outcome import PermanentError
 
 KNOWN_FILE_TYPES = {
     "MP4": "video",

@@ -1,6 +1,6 @@
 """Recording webhooks applied in the batch's transaction: match, upsert, park, un-park.
 
-The pure rules live in streams.recordings; this module is the shell that reads what they need
+The pure rules live in streams.recordings.rules; this module is the shell that reads what they need
 from PostgreSQL and hands their records to the sink.
 """
 
@@ -13,14 +13,14 @@ from psycopg import AsyncConnection
 from schemas import ZoomEvent, parse_zoom_event
 from schemas.recording import RecordingState
 from sinks import recordings as sink
-from streams.outcome import Outcome
-from streams.recordings import (
+from streams.recordings.rules import (
     LIFECYCLE_EVENTS,
     occurrence_uuid,
     recording_status,
     to_recording,
     transcript_files,
 )
+from streams.webhooks.outcome import Outcome
 
 PARKED = "parked: waiting for recording"
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from streams.apply import ItemResult
+from streams.webhooks.apply import ItemResult
 
 EVENTS = Counter(
     "zoomstream_worker_events",

@@ -11,8 +11,8 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.gaps import Gap, find_gaps
-from streams.webhook_log import Delivery
+from streams.runtime.gaps import Gap, find_gaps
+from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ pass began in (no rebalance since). Checked again after every await of a pass.""
 
 class GapRepair:
     """Finds the offsets of `topic` that the Faust consumer skipped and reads them again: a safety
-    net, since streams/faust_internals.py removes the cause Faust had for skipping.
+    net, since streams/runtime/faust_internals.py removes the cause Faust had for skipping.
 
     `fill` checks each batch against the next expected offset per partition; `sweep`, called
     when the agent has been idle, compares that expectation with the partition's end, because a

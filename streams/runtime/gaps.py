@@ -3,7 +3,7 @@
 `zoom.webhooks.raw` is written by an idempotent, non-transactional producer and never compacted,
 so its offsets are contiguous: a jump from the next expected offset to a later one means the
 consumer dropped messages in between. faust-streaming 0.15.3 did, after a restart with a backlog
-(upstream issue #596; fixed in streams/faust_internals.py, docs/design.md "Skipped offsets"); the
+(upstream issue #596; fixed in streams/runtime/faust_internals.py, docs/design.md "Skipped offsets"); the
 agent still reads any such gap again before acknowledging anything after it.
 """
 

@@ -25,7 +25,7 @@ Patched methods (`install`):
 - `faust.transport.consumer.Consumer._add_gap` (L1157-1168), for guarded topics only (`guard`):
   the drain loop calls it when the offsets it reads jump, which on a topic with contiguous offsets
   is a skip, not an absent offset; upstream lets commits pass offsets no agent processed. For a
-  guarded topic it logs the jump and declares nothing; the gap repair (streams/reread.py) reads
+  guarded topic it logs the jump and declares nothing; the gap repair (streams/runtime/reread.py) reads
   the range and declares it with `declare_processed` once handled.
 - `faust.transport.consumer.Consumer._new_offset` (L1097-1151), for guarded topics only: the head
   check `min(acked) - committed > 1` (L1138-1141) lets a one-offset hole at the head of the acked
@@ -84,7 +84,7 @@ _upstream_new_offset = Consumer._new_offset
 
 
 class UnsupportedFaustVersion(RuntimeError):
-    """The installed stream stack is not the one streams/faust_internals.py was read against."""
+    """The installed stream stack is not the one streams/runtime/faust_internals.py was read against."""
 
 
 def check_versions(installed: Mapping[str, str] | None = None) -> None:
@@ -100,7 +100,7 @@ def check_versions(installed: Mapping[str, str] | None = None) -> None:
         got = ", ".join(f"{name}=={version or 'not installed'}" for name, version in wrong.items())
         raise UnsupportedFaustVersion(
             f"zoomstream's worker patches faust-streaming internals read against {expected}; "
-            f"installed: {got}. Read each item of streams/faust_internals.py's docstring against "
+            f"installed: {got}. Read each item of streams/runtime/faust_internals.py's docstring against "
             "the installed source (and upstream issues #596, #606) before changing the pins."
         )
 

@@ -22,10 +22,10 @@ from schemas.recording import RecordingState
 from sinks import WebhookLogRow, webhook_log
 from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
 from streams.attendance import Rule, apply_attendance, settle
-from streams.outcome import Outcome, PermanentError
-from streams.recording_handler import HANDLERS as RECORDING_HANDLERS
-from streams.recording_handler import refresh
-from streams.webhook_log import Delivery, payload_json
+from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
+from streams.recordings.handler import refresh
+from streams.webhooks.delivery import Delivery, payload_json
+from streams.webhooks.outcome import Outcome, PermanentError
 from zoomstream.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
 
 log = logging.getLogger(__name__)

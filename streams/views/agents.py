@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from schemas.view_event import RecordingViewEvent
 from sinks import Database, in_transaction
 from sinks import views as sink
-from streams import metrics
-from streams.dead_letters import reject
-from streams.sources import RepairedSource, batch_agent, byte_topic
-from streams.tables import ChangelogTable
-from streams.views import (
+from streams.runtime import metrics
+from streams.runtime.dead_letters import reject
+from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
+from streams.runtime.tables import ChangelogTable
+from streams.views.rules import (
     RecordingCounters,
     ViewerProgress,
     apply_to_counters,
@@ -23,7 +23,7 @@ from streams.views import (
     viewer_key,
     viewer_row,
 )
-from streams.webhook_log import Delivery
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
 

@@ -6,9 +6,9 @@ import logging
 import traceback
 from typing import Any
 
-from streams import metrics
-from streams.batch import dead_letter, utc_now
-from streams.webhook_log import Delivery
+from streams.runtime import metrics
+from streams.webhooks.batch import dead_letter, utc_now
+from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from schemas.email_send import EmailSendRequest
 from sinks import Database, in_transaction
-from streams import metrics
-from streams.batch import utc_now
-from streams.dead_letters import reject
-from streams.email_events import InvalidEmailWebhook
-from streams.email_sender import EmailSender, Mailer, SmtpMailer
-from streams.email_tracking import Applied, apply_events, normalise
-from streams.sources import RepairedSource, batch_agent, byte_topic
-from streams.webhook_log import Delivery
+from streams.email.events import InvalidEmailWebhook
+from streams.email.sender import EmailSender, Mailer, SmtpMailer
+from streams.email.tracking import Applied, apply_events, normalise
+from streams.runtime import metrics
+from streams.runtime.dead_letters import reject
+from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
+from streams.webhooks.batch import utc_now
+from streams.webhooks.delivery import Delivery
 from zoomstream.settings import Settings
 from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
 

@@ -23,9 +23,9 @@ from psycopg import AsyncConnection
 from schemas.email_send import EmailSendRequest
 from sinks import Database, in_transaction
 from sinks import email as store
-from streams.email_send import SendFailure, build_message, classify, message_id, relay_message_id
-from streams.email_status import LIVE_STATUSES
-from streams.email_tracking import refresh_log
+from streams.email.message import SendFailure, build_message, classify, message_id, relay_message_id
+from streams.email.status import LIVE_STATUSES
+from streams.email.tracking import refresh_log
 
 log = logging.getLogger(__name__)
 

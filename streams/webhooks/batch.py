@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
-from streams.apply import Failure, Item, ItemResult
-from streams.dedup import SeenLookup, first_deliveries
-from streams.webhook_log import Delivery, decode
+from streams.webhooks.apply import Failure, Item, ItemResult
+from streams.webhooks.dedup import SeenLookup, first_deliveries
+from streams.webhooks.delivery import Delivery, decode
 
 Apply = Callable[[Sequence[Item]], Awaitable[list[ItemResult]]]
 """Applies items in one transaction (retrying while PostgreSQL is unreachable), publishes what
