@@ -17,8 +17,8 @@ import psycopg
 
 from bench import faults, ingest, memory, pipeline, replay
 from bench.common import ROOT, Report, free_port
+from schemas.settings import LOCAL_DATABASE_URL, Settings
 from zoomstream.migrate import migrate
-from zoomstream.settings import LOCAL_DATABASE_URL, Settings
 from zoomstream.topics import ensure_topics
 
 SCALES = {

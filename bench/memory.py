@@ -13,8 +13,8 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bench.common import Figure, Process, Report
+from schemas.settings import Settings
 from streams.runtime.seen_store import entry_key, entry_value
-from zoomstream.settings import Settings
 
 GOAL_MB = 400
 

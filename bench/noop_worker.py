@@ -12,10 +12,10 @@ from typing import Any
 
 import faust
 
+from schemas.settings import Settings
+from schemas.topics import ZOOM_RAW
 from streams.runtime import faust_internals
 from streams.worker import consumer_settings
-from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_RAW
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from bench.common import ROOT, Figure, Process, Report, free_port, percentile
 from bench.load import bodies
 from bench.traffic import add_events, envelopes, meetings_for, produce
 from ingest import delivery_id
+from schemas.settings import Settings
 from zoomstream.samples import sign
-from zoomstream.settings import Settings
 from zoomstream.topics import ensure_topics
 
 

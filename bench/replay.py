@@ -14,8 +14,8 @@ import psycopg
 from bench.common import Figure, Report
 from bench.traffic import add_events, envelopes, meetings_for, produce, read_all
 from schemas import RawWebhookEnvelope
+from schemas.settings import Settings
 from zoomstream.replay import replay
-from zoomstream.settings import Settings
 
 
 def run(report: Report, env: dict[str, str], database_url: str, count: int) -> None:

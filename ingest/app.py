@@ -28,9 +28,9 @@ from ingest.signature import (
     verify_zoom_request,
 )
 from schemas import URL_VALIDATION, InvalidZoomEvent, parse_zoom_event
+from schemas.settings import Settings
+from schemas.topics import ZOOM_RAW
 from sinks import Database
-from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_RAW
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 

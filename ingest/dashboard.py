@@ -16,9 +16,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ingest.body import error_response
+from schemas.settings import Settings
 from sinks import Database
 from sinks.analytics import QUERIES, rows
-from zoomstream.settings import Settings
 
 PAGE = files("ingest").joinpath("static/dashboard.html")
 

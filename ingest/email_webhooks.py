@@ -22,8 +22,8 @@ from ingest.email_signatures import (
 )
 from ingest.publisher import Publisher, PublishError
 from schemas.email_envelope import EmailWebhookEnvelope
-from zoomstream.settings import Settings
-from zoomstream.topics import EMAIL_RAW
+from schemas.settings import Settings
+from schemas.topics import EMAIL_RAW
 
 PROVIDERS = ("resend", "sendgrid", "postmark", "mailgun")
 SAFE_HEADERS = frozenset(

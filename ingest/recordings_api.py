@@ -37,12 +37,12 @@ from schemas.recording_api import (
     RecordingSettingsUpdate,
     RecordingSummary,
 )
+from schemas.settings import Settings
+from schemas.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 from schemas.view_event import RecordingViewEvent
 from sinks import Database
 from sinks import recording_api as store
 from sinks.recordings import current_state
-from zoomstream.settings import Settings
-from zoomstream.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 
 M = TypeVar("M", bound=BaseModel)
 PASSWORD_HEADER = "x-recording-password"

@@ -1,10 +1,17 @@
-"""Retention: old log rows deleted in bounded batches, each its own short transaction (defect 19)."""
+"""Retention: old log rows deleted in bounded batches, each its own short transaction (defect 19).
+
+`cleanup` is `zoomstream cleanup`, also run daily by the worker's crontab on the leader."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from psycopg import AsyncConnection
+
+from sinks.postgres import Database
+
+log = logging.getLogger(__name__)
 
 # Table → days kept by default (the spec: webhook logs 90 days, email logs one year).
 RETENTION_DAYS = {"zoom_webhook_logs": 90, "email_logs": 365, "email_events": 365}
@@ -27,3 +34,30 @@ async def delete_batch(conn: AsyncConnection, table: str, cutoff: datetime, batc
         (cutoff, batch_size),
     )
     return cur.rowcount
+
+
+async def cleanup(
+    db: Database, now: datetime, days: dict[str, int] | None = None, batch_size: int = 5000
+) -> dict[str, int]:
+    """Delete rows past their retention, table by table, `batch_size` rows per transaction.
+
+    Tables that do not exist yet (email_logs before the email work) are left out.
+    """
+    deleted: dict[str, int] = {}
+    for table, default_days in RETENTION_DAYS.items():
+        async with db.transaction() as conn:
+            if not await table_exists(conn, table):
+                continue
+        cutoff = now - timedelta(days=(days or {}).get(table, default_days))
+        total = 0
+        while True:
+            async with db.transaction() as conn:
+                count = await delete_batch(conn, table, cutoff, batch_size)
+            total += count
+            if count < batch_size:
+                break
+        deleted[table] = total
+        log.info(
+            "cleanup: %d rows of %s created before %s deleted", total, table, cutoff.isoformat()
+        )
+    return deleted

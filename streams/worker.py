@@ -14,7 +14,10 @@ import mode
 from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
+from schemas.settings import Settings
+from schemas.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
 from sinks import Database, in_transaction
+from sinks.retention import cleanup
 from streams.attendance import settle
 from streams.email.agents import install_email_agents
 from streams.runtime import faust_internals, metrics
@@ -25,9 +28,6 @@ from streams.views.agents import install_view_agents
 from streams.webhooks.apply import Changes, Item, ItemResult, apply_items, build_handlers
 from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.webhooks.delivery import Delivery
-from zoomstream.cleanup import cleanup
-from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from schemas.settings import Settings
 from zoomstream.samples import dumps, sign
-from zoomstream.settings import Settings
 
 SECRET = "test-zoom-secret"
 

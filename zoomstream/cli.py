@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from zoomstream.settings import Settings
+from schemas.settings import Settings
 from zoomstream.stack import KafkaBroker, LocalPostgres
 from zoomstream.stack.processes import StackError
 
@@ -161,7 +161,7 @@ def cleanup(
     from datetime import UTC, datetime
 
     from sinks import Database
-    from zoomstream.cleanup import cleanup as run_cleanup
+    from sinks.retention import cleanup as run_cleanup
 
     async def go() -> dict[str, int]:
         db = Database(_settings().database_url)

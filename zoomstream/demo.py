@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 
+from schemas.settings import Settings
 from zoomstream.samples import dumps, meeting_burst, sign
-from zoomstream.settings import Settings
 
 
 def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], None]) -> None:

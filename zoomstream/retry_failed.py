@@ -26,15 +26,11 @@ from pydantic import ValidationError
 from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
+from schemas.settings import Settings
+from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
 from sinks import Database, in_transaction
 from streams.webhooks.apply import Item, apply_items, build_handlers
 from streams.webhooks.delivery import Delivery
-from zoomstream.settings import Settings
-from zoomstream.topics import (
-    EMAIL_DEAD_LETTERS,
-    ZOOM_DEAD_LETTERS,
-    ZOOM_RAW,
-)
 
 BATCH = 200
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from schemas.settings import Settings
 from zoomstream.demo import run_demo
 from zoomstream.migrate import migrate
-from zoomstream.settings import Settings
 from zoomstream.stack import KafkaBroker, LocalPostgres
 from zoomstream.supervise import Supervisor
 from zoomstream.topics import ensure_topics

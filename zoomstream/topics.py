@@ -1,48 +1,13 @@
-"""Topic names and their creation. Topics are declared here, never auto-created by the broker."""
+"""Creating the topics of `schemas.topics` with their settings (the command layer's Kafka admin)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zoomstream.settings import Settings
-
-ZOOM_RAW = "zoom.webhooks.raw"
-ZOOM_DEAD_LETTERS = "zoom.webhooks.dead-letter"
-ZOOM_RETRY = "zoom.webhooks.retry"
-ZOOM_RECORDINGS = "zoom.recordings"
-ZOOM_ATTENDANCE = "zoom.attendance"
-EMAIL_RAW = "email.events.raw"
-EMAIL_SEND = "email.send-requests"
-EMAIL_DEAD_LETTERS = "email.dead-letter"
-RECORDING_VIEWS = "recordings.view-events"
-RECORDING_VIEW_DEAD_LETTERS = "recordings.view-events.dead-letter"
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    config: dict[str, str]
-
-
-def topic_specs(settings: Settings) -> list[TopicSpec]:
-    raw = {"retention.ms": str(settings.raw_retention_ms), "cleanup.policy": "delete"}
-    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60 * 60 * 1000)}
-    return [
-        TopicSpec(settings.topic(ZOOM_RAW), raw),
-        TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
-        TopicSpec(settings.topic(EMAIL_RAW), raw),
-        TopicSpec(settings.topic(EMAIL_SEND), raw),
-        TopicSpec(settings.topic(EMAIL_DEAD_LETTERS), raw),
-        TopicSpec(settings.topic(RECORDING_VIEWS), raw),
-        TopicSpec(settings.topic(RECORDING_VIEW_DEAD_LETTERS), raw),
-        TopicSpec(settings.topic(ZOOM_RETRY), raw),
-        TopicSpec(settings.topic(ZOOM_RECORDINGS), compacted),
-        TopicSpec(settings.topic(ZOOM_ATTENDANCE), compacted),
-    ]
+from schemas.settings import Settings
+from schemas.topics import topic_specs
 
 
 class TopicMismatch(RuntimeError):

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent
 from schemas.email_send import EmailSendRequest
+from schemas.settings import Settings
+from schemas.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
 from sinks import Database, in_transaction
 from streams.email.events import InvalidEmailWebhook
 from streams.email.sender import EmailSender, Mailer, SmtpMailer
@@ -24,8 +26,6 @@ from streams.runtime.dead_letters import reject
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.webhooks.batch import utc_now
 from streams.webhooks.delivery import Delivery
-from zoomstream.settings import Settings
-from zoomstream.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
 
 log = logging.getLogger(__name__)
 

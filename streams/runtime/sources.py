@@ -22,11 +22,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from schemas.settings import Settings
 from streams.runtime import faust_internals, metrics
 from streams.runtime.gaps import Gap
 from streams.runtime.reread import GapRepair, Owns, PartitionReader, Reader
 from streams.webhooks.delivery import Delivery
-from zoomstream.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ from functools import partial
 import faust
 from pydantic import ValidationError
 
+from schemas.settings import Settings
+from schemas.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
 from schemas.view_event import RecordingViewEvent
 from sinks import Database, in_transaction
 from sinks import views as sink
@@ -24,8 +26,6 @@ from streams.views.rules import (
     viewer_row,
 )
 from streams.webhooks.delivery import Delivery
-from zoomstream.settings import Settings
-from zoomstream.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
 
 
 def install_view_agents(

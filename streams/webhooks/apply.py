@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from schemas import RawWebhookEnvelope, ZoomEvent, event_time
 from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
+from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
 from sinks import WebhookLogRow, webhook_log
 from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
 from streams.attendance import Rule, apply_attendance, settle
@@ -26,7 +27,6 @@ from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
 from streams.recordings.handler import refresh
 from streams.webhooks.delivery import Delivery, payload_json
 from streams.webhooks.outcome import Outcome, PermanentError
-from zoomstream.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
 
 log = logging.getLogger(__name__)
 

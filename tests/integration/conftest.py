@@ -25,9 +25,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from schemas.settings import LOCAL_DATABASE_URL
 from tests.conftest import SECRET
 from zoomstream.migrate import migrate
-from zoomstream.settings import LOCAL_DATABASE_URL
 from zoomstream.stack import KafkaBroker, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]

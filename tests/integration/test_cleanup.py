@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from sinks import Database
-from zoomstream.cleanup import cleanup
+from sinks.retention import cleanup
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

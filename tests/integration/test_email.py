@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from psycopg.rows import dict_row
 
 from schemas.email_send import EmailSendRequest
+from schemas.topics import EMAIL_SEND
 from tests.integration.conftest import BOOTSTRAP, Pipeline, free_port
 from tests.unit.ingest.test_email_signatures import (
     MAILGUN_KEY,
@@ -31,7 +32,6 @@ from tests.unit.ingest.test_email_signatures import (
     sendgrid_sign,
     svix_headers,
 )
-from zoomstream.topics import EMAIL_SEND
 
 pytestmark = pytest.mark.integration
 DOMAIN = "zoomstream.local"

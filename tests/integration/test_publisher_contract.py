@@ -12,9 +12,10 @@ from confluent_kafka import Consumer
 
 from ingest import InMemoryPublisher, KafkaPublisher, Publisher, PublishError
 from ingest.publisher import MURMUR2_RANDOM
+from schemas.settings import Settings
+from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RAW
 from tests.integration.conftest import BOOTSTRAP, free_port
-from zoomstream.settings import Settings
-from zoomstream.topics import ZOOM_ATTENDANCE, ZOOM_RAW, ensure_topics
+from zoomstream.topics import ensure_topics
 
 
 def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, bytes]]:

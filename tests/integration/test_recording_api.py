@@ -17,10 +17,11 @@ from confluent_kafka import Consumer
 from starlette.testclient import TestClient
 
 from ingest import KafkaPublisher, create_app
+from schemas.settings import Settings
+from schemas.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 from tests.conftest import SECRET
 from tests.integration.conftest import BOOTSTRAP, messages_in_topic
-from zoomstream.settings import Settings
-from zoomstream.topics import RECORDING_VIEWS, ZOOM_RECORDINGS, ensure_topics
+from zoomstream.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 JWT_SECRET = "platform-jwt-secret-for-the-api-tests-0123456789abcdef"

@@ -7,10 +7,10 @@ import time
 
 import psycopg
 
+from schemas.topics import ZOOM_DEAD_LETTERS
 from tests.integration.conftest import Pipeline, messages_in_topic
 from tests.integration.test_recordings import MEETING, completed, post, running, wait_for
 from zoomstream.samples import dumps, meeting_object, zoom_event
-from zoomstream.topics import ZOOM_DEAD_LETTERS
 
 __all__ = ["running"]  # the fixture, shared with the recording tests
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from schemas.topics import ZOOM_RAW
 from tests.conftest import SECRET
 from tests.integration.conftest import (
     BOOTSTRAP,
@@ -38,7 +39,6 @@ from tests.integration.test_faults import (
     traffic,
 )
 from zoomstream.samples import sign
-from zoomstream.topics import ZOOM_RAW
 
 pytestmark = pytest.mark.integration
 FAULT_SECONDS = float(os.environ.get("FAULT_SECONDS", "6"))

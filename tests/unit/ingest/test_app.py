@@ -6,9 +6,9 @@ import pytest
 
 from ingest import InMemoryPublisher, create_app
 from schemas import RawWebhookEnvelope
+from schemas.settings import Settings
 from tests.conftest import signed
 from zoomstream.samples import meeting_object, zoom_event
-from zoomstream.settings import Settings
 
 
 async def post(

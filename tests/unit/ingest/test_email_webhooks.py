@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ingest import InMemoryPublisher, create_app
 from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.settings import Settings
 from tests.conftest import SECRET
 from tests.unit.ingest.test_email_signatures import (
     MAILGUN_KEY,
@@ -22,7 +23,6 @@ from tests.unit.ingest.test_email_signatures import (
     sendgrid_sign,
     svix_headers,
 )
-from zoomstream.settings import Settings
 
 NOW = int(time.time())
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest import InMemoryPublisher, create_app
+from schemas.settings import Settings
 from tests.conftest import SECRET
 from tests.unit.ingest.test_email_signatures import MAILGUN_KEY, SVIX_SECRET
 from zoomstream.samples import sign
-from zoomstream.settings import Settings
 
 NOW = int(time.time())
 SETTINGS = Settings(

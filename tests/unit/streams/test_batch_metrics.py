@@ -7,9 +7,9 @@ import asyncio
 import faust
 from prometheus_client import REGISTRY
 
+from schemas.settings import Settings
 from streams.runtime.sources import batch_agent, byte_topic
 from streams.webhooks.delivery import Delivery
-from zoomstream.settings import Settings
 
 
 def sample(name: str, agent: str) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.settings import Settings
 from streams import create_worker
 from streams.runtime.seen_store import SeenStore
-from zoomstream.settings import Settings
 
 
 def test_worker_has_its_agents_and_tables() -> None:

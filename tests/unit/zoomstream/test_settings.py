@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from zoomstream.settings import Settings
+from schemas.settings import Settings
 
 
 def test_defaults_cover_zooms_last_retry_and_dedup_covers_tolerance() -> None:

@@ -1,0 +1,50 @@
+"""What each package may import (README, "Architecture"): the command layer (`zoomstream`) sits on
+top and nothing below imports it; `schemas` is the ground floor (models, settings, topic names)
+and imports nothing else of ours."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OURS = {"ingest", "streams", "sinks", "schemas", "zoomstream"}
+MAY_IMPORT = {
+    "schemas": {"schemas"},
+    "sinks": {"schemas", "sinks"},
+    "ingest": {"schemas", "sinks", "ingest"},
+    # The worker publishes its records through ingest's producer adapter (ingest.publisher).
+    "streams": {"schemas", "sinks", "streams", "ingest.publisher"},
+}
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in OURS}
+
+
+def allowed(name: str, rules: set[str]) -> bool:
+    return any(name == rule or name.startswith(rule + ".") for rule in rules)
+
+
+def test_each_package_imports_only_the_layers_below_it() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for package, rules in MAY_IMPORT.items()
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in sorted(imports(path))
+        if not allowed(name, rules)
+    ]
+    assert wrong == []
+
+
+def test_the_rule_sees_an_import_that_breaks_it(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("from zoomstream.settings import Settings\nimport json\n")
+    assert imports(module) == {"zoomstream.settings"}
+    assert not allowed("zoomstream.settings", MAY_IMPORT["streams"])
