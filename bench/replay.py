@@ -15,7 +15,7 @@ from bench.common import Figure, Report
 from bench.traffic import add_events, envelopes, meetings_for, produce, read_all
 from schemas import RawWebhookEnvelope
 from schemas.settings import Settings
-from zoomstream.replay import replay
+from streams.webhooks.replay import replay
 
 
 def run(report: Report, env: dict[str, str], database_url: str, count: int) -> None:

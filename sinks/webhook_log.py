@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,45 @@ async def upsert(conn: AsyncConnection, rows: Sequence[WebhookLogRow]) -> None:
         return
     async with conn.cursor() as cur:
         await cur.executemany(UPSERT_SQL, [_params(row) for row in rows])
+
+
+FAILED_OR_STUCK_SQL = """
+SELECT webhook_id, payload::text AS payload, headers, received_at, processing_attempts
+  FROM zoom_webhook_logs
+ WHERE processing_status = 'failed'
+    OR (processing_status IN ('pending', 'processing') AND updated_at < %(stuck_before)s)
+ ORDER BY event_timestamp, id
+"""
+
+
+async def failed_or_stuck(conn: AsyncConnection, stuck_before: datetime) -> list[dict[str, Any]]:
+    """The rows `retry-failed` drives again: failed ones, and pending or processing ones not
+    touched since `stuck_before` (a retry that never came), oldest event first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(FAILED_OR_STUCK_SQL, {"stuck_before": stuck_before})
+        return await cur.fetchall()
+
+
+async def parked(
+    conn: AsyncConnection, meeting_uuid: str, marker: str
+) -> list[tuple[str, str, datetime]]:
+    """(webhook id, payload, event time) of the occurrence's webhooks parked with `marker`
+    (pending, their message starting with it), oldest first, locked until the transaction ends."""
+    cur = await conn.execute(
+        "SELECT webhook_id, payload::text, event_timestamp FROM zoom_webhook_logs"
+        " WHERE zoom_meeting_uuid = %s AND processing_status = 'pending' AND error_message LIKE %s"
+        " ORDER BY event_timestamp, id FOR UPDATE",
+        (meeting_uuid, f"{marker}%"),
+    )
+    return await cur.fetchall()
+
+
+async def complete_parked(conn: AsyncConnection, webhook_ids: Sequence[str], now: datetime) -> None:
+    """Mark parked webhooks completed once they were applied."""
+    if webhook_ids:
+        await conn.execute(
+            "UPDATE zoom_webhook_logs SET processing_status = 'completed', processed_at = %s,"
+            " error_message = '', attendance_records_created = 0, updated_at = now()"
+            " WHERE webhook_id = ANY(%s)",
+            (now, list(webhook_ids)),
+        )

@@ -203,7 +203,7 @@ def replay(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from zoomstream.replay import replay as run_replay
+    from streams.webhooks.replay import replay as run_replay
 
     def utc(moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -242,7 +242,7 @@ def retry_failed(
     import asyncio
     from datetime import timedelta
 
-    from zoomstream.retry_failed import retry_failed as run_retry
+    from streams.webhooks.retry_failed import retry_failed as run_retry
 
     summary = asyncio.run(
         run_retry(_settings(), timedelta(minutes=stuck_after_minutes), dead_letters)

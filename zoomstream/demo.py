@@ -10,6 +10,7 @@ import httpx
 import psycopg
 
 from schemas.settings import Settings
+from sinks import meeting_report
 from zoomstream.samples import dumps, meeting_burst, sign
 
 
@@ -41,24 +42,12 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
     for event_type, status, ts, reason in rows:
         echo(f"{event_type:40} {status:10} {ts.isoformat():26} {reason}")
     with psycopg.connect(settings.database_url) as conn:
-        recordings = conn.execute(
-            "SELECT r.zoom_recording_id, r.status, r.is_published, r.duration_seconds,"
-            " count(f.id), string_agg(f.file_type, ',' ORDER BY f.file_type)"
-            " FROM zoom_recordings r LEFT JOIN zoom_recording_files f ON f.recording_id = r.id"
-            " WHERE r.zoom_meeting_id = %s GROUP BY r.id",
-            (meeting_id,),
-        ).fetchall()
-        attendance = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE attended), count(registration_id),"
-            " coalesce(sum(session_count), 0) FROM attendance_summaries WHERE zoom_meeting_id = %s",
-            (meeting_id,),
-        ).fetchone()
-    if attendance is not None:
-        people, attended, matched, sessions = attendance
-        echo(
-            f"attendance_summaries: {people} people, {attended} attended, {matched} matched to a "
-            f"registration, {sessions} sessions"
-        )
+        recordings = meeting_report.recordings(conn, meeting_id)
+        people, attended, matched, sessions = meeting_report.attendance(conn, meeting_id)
+    echo(
+        f"attendance_summaries: {people} people, {attended} attended, {matched} matched to a "
+        f"registration, {sessions} sessions"
+    )
     for uuid, status, published, seconds, files, kinds in recordings:
         echo(
             f"zoom_recordings: {uuid} {status}, published={published}, {seconds} s, {files} files ({kinds})"
@@ -68,12 +57,7 @@ def run_demo(settings: Settings, url: str, count: int, echo: Callable[[str], Non
 def _ensure_demo_event(database_url: str, meeting_id: str) -> None:
     """The platform event the demo meeting belongs to (local platform tables only)."""
     with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings)"
-            " SELECT 'Demo: cardiology update', %s, true"
-            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE zoom_meeting_id = %s)",
-            (meeting_id, meeting_id),
-        )
+        meeting_report.ensure_event(conn, meeting_id, "Demo: cardiology update")
 
 
 def _wait_for_rows(
@@ -83,11 +67,7 @@ def _wait_for_rows(
     rows: list[tuple[str, str, datetime, str]] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            rows = conn.execute(
-                "SELECT event_type, processing_status, event_timestamp, error_message "
-                "FROM zoom_webhook_logs WHERE zoom_meeting_id = %s ORDER BY event_timestamp, id",
-                (meeting_id,),
-            ).fetchall()
+            rows = meeting_report.log_rows(conn, meeting_id)
             if len(rows) >= expected:
                 break
             time.sleep(0.5)

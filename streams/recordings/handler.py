@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from schemas import ZoomEvent, parse_zoom_event
 from schemas.recording import RecordingState
 from sinks import recordings as sink
+from sinks import webhook_log
 from streams.recordings.rules import (
     LIFECYCLE_EVENTS,
     occurrence_uuid,
@@ -71,23 +72,11 @@ async def _apply(
 async def _apply_parked(
     conn: AsyncConnection, meeting_uuid: str, recording_id: int, now: datetime
 ) -> int:
-    cur = await conn.execute(
-        "SELECT webhook_id, payload::text, event_timestamp FROM zoom_webhook_logs"
-        " WHERE zoom_meeting_uuid = %s AND processing_status = 'pending' AND error_message LIKE %s"
-        " ORDER BY event_timestamp, id FOR UPDATE",
-        (meeting_uuid, f"{PARKED}%"),
-    )
-    parked = await cur.fetchall()
+    parked = await webhook_log.parked(conn, meeting_uuid, PARKED)
     changed = 0
     for _webhook_id, payload, occurred_at in parked:
         changed += await _apply(conn, parse_zoom_event(payload.encode()), occurred_at, recording_id)
-    if parked:
-        await conn.execute(
-            "UPDATE zoom_webhook_logs SET processing_status = 'completed', processed_at = %s,"
-            " error_message = '', attendance_records_created = 0, updated_at = now()"
-            " WHERE webhook_id = ANY(%s)",
-            (now, [row[0] for row in parked]),
-        )
+    await webhook_log.complete_parked(conn, [row[0] for row in parked], now)
     return changed
 
 

@@ -1,6 +1,6 @@
 """What each package may import (README, "Architecture"): the command layer (`zoomstream`) sits on
 top and nothing below imports it; `schemas` is the ground floor (models, settings, topic names)
-and imports nothing else of ours."""
+and imports nothing else of ours; every SQL statement is sent from `sinks`."""
 
 from __future__ import annotations
 
@@ -43,8 +43,37 @@ def test_each_package_imports_only_the_layers_below_it() -> None:
     assert wrong == []
 
 
+SQL_CALLS = {"execute", "executemany"}
+"""Methods of a psycopg connection or cursor that send a statement."""
+
+
+def sql_calls(path: Path) -> list[int]:
+    """Lines of `path` that call a statement-sending method."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SQL_CALLS
+    ]
+
+
+def test_every_statement_is_sent_from_sinks() -> None:
+    """Except the local stack's own database creation (zoomstream/stack)."""
+    outside = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ("ingest", "streams", "schemas", "zoomstream")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "stack" not in path.relative_to(ROOT).parts
+        for line in sql_calls(path)
+    ]
+    assert outside == []
+
+
 def test_the_rule_sees_an_import_that_breaks_it(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("from zoomstream.settings import Settings\nimport json\n")
     assert imports(module) == {"zoomstream.settings"}
     assert not allowed("zoomstream.settings", MAY_IMPORT["streams"])
+    module.write_text("async def f(conn):\n    await conn.execute('SELECT 1')\n")
+    assert sql_calls(module) == [2]

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from psycopg.rows import dict_row
 from pydantic import ValidationError
 
 from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
@@ -28,19 +27,11 @@ from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom
 from schemas.retry import RetryRequest
 from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
-from sinks import Database, in_transaction
+from sinks import Database, in_transaction, webhook_log
 from streams.webhooks.apply import Item, apply_items, build_handlers
 from streams.webhooks.delivery import Delivery
 
 BATCH = 200
-
-STUCK = """
-SELECT webhook_id, payload::text AS payload, headers, received_at, processing_attempts
-  FROM zoom_webhook_logs
- WHERE processing_status = 'failed'
-    OR (processing_status IN ('pending', 'processing') AND updated_at < %(stuck_before)s)
- ORDER BY event_timestamp, id
-"""
 
 
 @dataclass
@@ -120,9 +111,8 @@ class RetryRun:
         return Item(delivery, envelope, event, attempt=attempts + 1, last_attempt=True)
 
     async def from_logs(self, stuck_after: timedelta) -> None:
-        async with self.db.transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(STUCK, {"stuck_before": datetime.now(tz=UTC) - stuck_after})
-            rows = await cur.fetchall()
+        async with self.db.transaction() as conn:
+            rows = await webhook_log.failed_or_stuck(conn, datetime.now(tz=UTC) - stuck_after)
         items = []
         for row in rows:
             found = self.item(
