@@ -11,7 +11,6 @@ from typing import Any
 import faust
 import mode
 
-from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from schemas.settings import Settings
@@ -25,7 +24,15 @@ from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.runtime.tables import SeenTable
 from streams.views.agents import install_view_agents
-from streams.webhooks.apply import Changes, Item, ItemResult, apply_items, build_handlers
+from streams.webhooks.apply import (
+    Changes,
+    Item,
+    ItemResult,
+    apply_and_publish,
+    build_handlers,
+    publish_changes,
+    record_publisher,
+)
 from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
 from streams.webhooks.delivery import Delivery
 
@@ -77,9 +84,7 @@ def create_worker(settings: Settings) -> faust.App:
     dead_letters = byte_topic(app, settings, ZOOM_DEAD_LETTERS)
     # The batch's records go out through librdkafka (produced in C, one wait for all the acks):
     # through Faust's Topic.send each record cost about 0.3 ms of the event loop here.
-    publisher = KafkaPublisher(
-        settings.kafka_bootstrap_servers, PUBLISH_TIMEOUT_SECONDS, partitioner=MURMUR2_RANDOM
-    )
+    publisher = record_publisher(settings, PUBLISH_TIMEOUT_SECONDS)
     handlers = build_handlers(settings.attendance_min_fraction, settings.attendance_settle_seconds)
     seen = SeenTable(
         app.Table("delivery-seen", partitions=settings.kafka_partitions, store=SEEN_STORE_URL)
@@ -93,20 +98,9 @@ def create_worker(settings: Settings) -> faust.App:
         await (await topic.send(key=key, value=value))
 
     async def apply(items: Sequence[Item]) -> list[ItemResult]:
-        if not items:
-            return []
-        now = utc_now()
-        results, changes = await in_transaction(
-            db, lambda conn: apply_items(conn, items, now, handlers)
-        )
+        results = await apply_and_publish(db, items, utc_now(), handlers, publisher, settings)
         metrics.count_results(results)
-        await publish(changes)
         return results
-
-    async def publish(changes: Changes) -> None:
-        """After the commit, before the offsets: every record acked, in order per key."""
-        await publisher.start()  # the first batch connects it; later calls return at once
-        await publisher.publish_many(changes.messages(settings.topic))
 
     @app.service
     class ClosePublisher(mode.Service):
@@ -212,7 +206,7 @@ def create_worker(settings: Settings) -> faust.App:
         async with processing:
             now = utc_now()
             found = await in_transaction(db, lambda conn: settle(conn, now, handlers.attendance))
-            await publish(Changes([], found))
+            await publish_changes(publisher, Changes([], found), settings)
 
     @app.timer(interval=LAG_EVERY_SECONDS)  # type: ignore[untyped-decorator]
     async def export_lag() -> None:

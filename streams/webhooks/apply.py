@@ -16,11 +16,13 @@ from datetime import datetime
 import psycopg
 from psycopg import AsyncConnection
 
+from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher, Publisher
 from schemas import RawWebhookEnvelope, ZoomEvent, event_time
 from schemas.attendance import AttendanceRecord
 from schemas.recording import RecordingState
+from schemas.settings import Settings
 from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
-from sinks import WebhookLogRow, webhook_log
+from sinks import Database, WebhookLogRow, in_transaction, webhook_log
 from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
 from streams.attendance import Rule, apply_attendance, settle
 from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
@@ -180,6 +182,42 @@ async def apply_items(
             # The recording's rows are written; its status and message wait for its next event.
             log.exception("could not refresh recording %d", recording_id)
     return results, Changes(states, list(attendance.values()))
+
+
+def record_publisher(settings: Settings, timeout_seconds: float) -> KafkaPublisher:
+    """The producer of the record topics (zoom.recordings, zoom.attendance): librdkafka, with
+    murmur2 as aiokafka, so that each key stays on the partition Faust gave it before."""
+    return KafkaPublisher(
+        settings.kafka_bootstrap_servers, timeout_seconds, partitioner=MURMUR2_RANDOM
+    )
+
+
+async def publish_changes(publisher: Publisher, changes: Changes, settings: Settings) -> None:
+    """Every record of `changes`, acked, in order per key (after the commit that made them)."""
+    await publisher.start()  # idempotent: the first call connects
+    await publisher.publish_many(changes.messages(settings.topic))
+
+
+async def apply_and_publish(
+    db: Database,
+    items: Sequence[Item],
+    now: datetime,
+    handlers: Handlers,
+    publisher: Publisher | None,
+    settings: Settings,
+) -> list[ItemResult]:
+    """The items applied in one transaction (`apply_items`), then, after its commit, what
+    changed published and acked, before the caller may ack the items: the worker and
+    retry-failed. Replay passes no publisher: what it rebuilds is not published (its versions
+    would not be those of the live stream)."""
+    if not items:
+        return []
+    results, changes = await in_transaction(
+        db, lambda conn: apply_items(conn, items, now, handlers)
+    )
+    if publisher is not None:
+        await publish_changes(publisher, changes, settings)
+    return results
 
 
 async def _apply_alone(

@@ -33,7 +33,7 @@ from sinks import Database, in_transaction
 from streams.attendance import settle
 from streams.email.events import InvalidEmailWebhook
 from streams.email.tracking import apply_events, normalise
-from streams.webhooks.apply import Item, apply_items, build_handlers
+from streams.webhooks.apply import Item, apply_and_publish, build_handlers
 from streams.webhooks.delivery import Delivery
 
 BATCH = 2000
@@ -231,8 +231,8 @@ async def replay(
         while (batch := await batches.get()) is not None:
             if batch.items:
                 now = datetime.now(tz=UTC)
-                work = partial(apply_items, items=batch.items, now=now, handlers=handlers)
-                results, _changes = await in_transaction(db, work)
+                # Not published: see apply_and_publish.
+                results = await apply_and_publish(db, batch.items, now, handlers, None, settings)
                 for result in results:
                     if result.failure is None:
                         summary.applied += 1

@@ -22,13 +22,12 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import ValidationError
 
-from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
 from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
-from sinks import Database, in_transaction, webhook_log
-from streams.webhooks.apply import Item, apply_items, build_handlers
+from sinks import Database, webhook_log
+from streams.webhooks.apply import Item, apply_and_publish, build_handlers, record_publisher
 from streams.webhooks.delivery import Delivery
 
 BATCH = 200
@@ -75,9 +74,7 @@ class RetryRun:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers, 10.0, partitioner=MURMUR2_RANDOM
-        )
+        self.publisher = record_publisher(settings, 10.0)
         self.handlers = build_handlers(
             settings.attendance_min_fraction, settings.attendance_settle_seconds
         )
@@ -85,11 +82,9 @@ class RetryRun:
         self.done: set[str] = set()
 
     async def apply(self, items: Sequence[Item]) -> None:
-        if not items:
-            return
         now = datetime.now(tz=UTC)
-        results, changes = await in_transaction(
-            self.db, lambda conn: apply_items(conn, items, now, self.handlers)
+        results = await apply_and_publish(
+            self.db, items, now, self.handlers, self.publisher, self.settings
         )
         for result in results:
             self.done.add(result.item.envelope.webhook_id)
@@ -97,7 +92,6 @@ class RetryRun:
                 self.summary.completed += 1
             else:
                 self.summary.failed_again += 1
-        await self.publisher.publish_many(changes.messages(self.settings.topic))
 
     def item(self, envelope: RawWebhookEnvelope, attempts: int, source: str) -> Item | None:
         if envelope.webhook_id in self.done:
