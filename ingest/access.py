@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-AccessLevel = Literal["registrants", "attendees", "certificate_holders", "public"]
+from schemas.recording_api import AccessLevel
+
 Verdict = Literal["allowed", "login_required", "forbidden", "password_required"]
 
 

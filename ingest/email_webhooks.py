@@ -22,6 +22,7 @@ from ingest.email_signatures import (
 )
 from ingest.publisher import Publisher, PublishError
 from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.email_event import InvalidEmailWebhook
 from schemas.settings import Settings
 from schemas.topics import EMAIL_RAW
 
@@ -44,10 +45,6 @@ MAILGUN_TOLERANCE_SECONDS = 15 * 60
 
 class NotConfigured(LookupError):
     pass
-
-
-class InvalidEmailWebhook(ValueError):
-    """The body does not have the shape the provider sends."""
 
 
 def check_shape(provider: str, body: bytes) -> object:

@@ -22,6 +22,11 @@ EventKind = Literal[
 ]
 
 
+class InvalidEmailWebhook(ValueError):
+    """An email provider's body does not have the shape that provider sends (ingest refuses
+    it with 400; the worker dead-letters an event it cannot read)."""
+
+
 class EmailEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 

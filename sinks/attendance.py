@@ -325,7 +325,7 @@ async def settle_due(conn: AsyncConnection, before: datetime | None, limit: int)
     return [str(r[0]) for r in await cur.fetchall()]
 
 
-Changes = tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
+RowChanges = tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
 """(occurrence, rows to upsert, rows to delete)."""
 
 
@@ -356,7 +356,7 @@ async def replace_rows(
     table: str,
     columns: Sequence[str],
     keys: Sequence[str],
-    changes: Sequence[Changes],
+    changes: Sequence[RowChanges],
     versioned: bool = False,
 ) -> None:
     """Upsert changed rows by their natural key and delete the ones that no longer exist, for

@@ -20,6 +20,7 @@ from sinks.retention import cleanup
 from streams.attendance import settle
 from streams.email.agents import install_email_agents
 from streams.runtime import faust_internals, metrics
+from streams.runtime.delivery import Delivery
 from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.runtime.tables import SeenTable
@@ -34,7 +35,6 @@ from streams.webhooks.apply import (
     record_publisher,
 )
 from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
-from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 

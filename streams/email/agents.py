@@ -13,19 +13,18 @@ from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from schemas.email_envelope import EmailWebhookEnvelope
-from schemas.email_event import EmailEvent
+from schemas.email_event import EmailEvent, InvalidEmailWebhook
 from schemas.email_send import EmailSendRequest
 from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
 from sinks import Database, in_transaction
-from streams.email.events import InvalidEmailWebhook
 from streams.email.sender import EmailSender, Mailer, SmtpMailer
 from streams.email.tracking import Applied, apply_events, normalise
 from streams.runtime import metrics
-from streams.runtime.dead_letters import reject
+from streams.runtime.dead_letters import dead_letter_unreadable
+from streams.runtime.delivery import Delivery
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.webhooks.batch import utc_now
-from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +70,14 @@ def install_email_agents(
                 request = EmailSendRequest.model_validate_json(event.value)
             except ValidationError as exc:
                 error = f"not an email send request: {exc.errors()[0]['msg']}"
-                await reject(dead_letters, delivery, error)
+                await dead_letter_unreadable(dead_letters, delivery, error)
                 continue
             try:
                 outcome = await sender.handle(request)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:  # a value no column can hold: never blocks the partition
-                await reject(dead_letters, delivery, f"{type(exc).__name__}: {exc}")
+                await dead_letter_unreadable(dead_letters, delivery, f"{type(exc).__name__}: {exc}")
                 continue
             metrics.EMAILS_SENT.labels(outcome).inc()
 
@@ -90,11 +89,15 @@ def install_email_agents(
                 envelope = EmailWebhookEnvelope.model_validate_json(delivery.value)
                 parsed.append((delivery, normalise(envelope)))
             except (ValidationError, InvalidEmailWebhook) as exc:
-                await reject(dead_letters, delivery, f"not an email-provider delivery: {exc}")
+                await dead_letter_unreadable(
+                    dead_letters, delivery, f"not an email-provider delivery: {exc}"
+                )
         results = await in_transaction(db, partial(apply_deliveries, parsed=parsed))
         for (delivery, _), result in zip(parsed, results, strict=True):
             if isinstance(result, Exception):
-                await reject(dead_letters, delivery, f"{type(result).__name__}: {result}")
+                await dead_letter_unreadable(
+                    dead_letters, delivery, f"{type(result).__name__}: {result}"
+                )
                 continue
             metrics.EMAIL_EVENTS.labels("stored").inc(result.stored)
             metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)

@@ -15,11 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
-from schemas.email_event import EmailEvent, EventKind
-
-
-class InvalidEmailWebhook(ValueError):
-    """The body is not what the provider sends."""
+from schemas.email_event import EmailEvent, EventKind, InvalidEmailWebhook
 
 
 def _address(value: Any) -> str | None:

@@ -30,7 +30,7 @@ from streams.email.tracking import refresh_log
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 3
-Outcome = Literal["sent", "failed", "duplicate", "already-done"]
+SendResult = Literal["sent", "failed", "duplicate", "already-done"]
 
 
 class Mailer(Protocol):
@@ -64,7 +64,7 @@ class SmtpMailer:
         return response
 
 
-def log_row(request: EmailSendRequest, provider: str, domain: str) -> dict[str, Any]:
+def email_log_row(request: EmailSendRequest, provider: str, domain: str) -> dict[str, Any]:
     row = request.model_dump(exclude={"schema_version", "request_id"})
     row.update(
         uuid=request.request_id,
@@ -97,7 +97,7 @@ class EmailSender:
         self._backoff = backoff
         self._now = clock
 
-    async def handle(self, request: EmailSendRequest) -> Outcome:
+    async def handle(self, request: EmailSendRequest) -> SendResult:
         claimed = await in_transaction(self._db, lambda conn: self._claim(conn, request))
         if claimed is None:
             return "duplicate"
@@ -140,7 +140,7 @@ class EmailSender:
         self, conn: AsyncConnection, request: EmailSendRequest
     ) -> dict[str, Any] | None:
         """The request's row, created now unless the request is a duplicate (then None)."""
-        row = log_row(request, self._provider, self._domain)
+        row = email_log_row(request, self._provider, self._domain)
         await store.lock_recipient(conn, row["recipient_email"])
         existing = await store.find_log(conn, request.request_id)
         if existing is not None:

@@ -11,8 +11,8 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from streams.runtime.delivery import Delivery
 from streams.runtime.gaps import Gap, find_gaps
-from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from faust.types import TP
 
 from schemas.settings import Settings
 from streams.runtime import faust_internals, metrics
+from streams.runtime.delivery import Delivery
 from streams.runtime.gaps import Gap
 from streams.runtime.reread import GapRepair, Owns, PartitionReader, Reader
-from streams.webhooks.delivery import Delivery
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from schemas.view_event import RecordingViewEvent
 from sinks import Database, in_transaction
 from sinks import views as sink
 from streams.runtime import metrics
-from streams.runtime.dead_letters import reject
+from streams.runtime.dead_letters import dead_letter_unreadable
+from streams.runtime.delivery import Delivery
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.runtime.tables import ChangelogTable
 from streams.views.rules import (
@@ -25,7 +26,6 @@ from streams.views.rules import (
     viewer_key,
     viewer_row,
 )
-from streams.webhooks.delivery import Delivery
 
 
 def install_view_agents(
@@ -61,7 +61,7 @@ def install_view_agents(
                 view = RecordingViewEvent.model_validate_json(delivery.value)
             except ValidationError as exc:
                 error = f"not a recording view event: {exc.errors()[0]['msg']}"
-                await reject(dead_letters, delivery, error)
+                await dead_letter_unreadable(dead_letters, delivery, error)
                 continue
             state = None
             if view.registration_id is not None:

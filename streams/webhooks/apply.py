@@ -27,7 +27,8 @@ from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
 from streams.attendance import Rule, apply_attendance, settle
 from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
 from streams.recordings.handler import refresh
-from streams.webhooks.delivery import Delivery, payload_json
+from streams.runtime.delivery import Delivery
+from streams.webhooks.envelope import payload_json
 from streams.webhooks.outcome import Outcome, PermanentError
 
 log = logging.getLogger(__name__)

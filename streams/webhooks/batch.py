@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
+from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Failure, Item, ItemResult
 from streams.webhooks.dedup import SeenLookup, first_deliveries
-from streams.webhooks.delivery import Delivery, decode
+from streams.webhooks.envelope import decode
 
 Apply = Callable[[Sequence[Item]], Awaitable[list[ItemResult]]]
 """Applies items in one transaction (retrying while PostgreSQL is unreachable), publishes what

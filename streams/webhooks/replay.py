@@ -26,15 +26,14 @@ from pydantic import ValidationError
 
 from schemas import InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.email_envelope import EmailWebhookEnvelope
-from schemas.email_event import EmailEvent
+from schemas.email_event import EmailEvent, InvalidEmailWebhook
 from schemas.settings import Settings
 from schemas.topics import EMAIL_RAW, ZOOM_RAW
 from sinks import Database, in_transaction
 from streams.attendance import settle
-from streams.email.events import InvalidEmailWebhook
 from streams.email.tracking import apply_events, normalise
+from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers
-from streams.webhooks.delivery import Delivery
 
 BATCH = 2000
 """Larger than the worker's: fewer recomputations of each occurrence, and no latency to keep."""

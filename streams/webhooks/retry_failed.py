@@ -27,8 +27,8 @@ from schemas.retry import RetryRequest
 from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
 from sinks import Database, webhook_log
+from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers, record_publisher
-from streams.webhooks.delivery import Delivery
 
 BATCH = 200
 

@@ -15,8 +15,8 @@ from psycopg import AsyncConnection
 
 from schemas import RawWebhookEnvelope, parse_zoom_event
 from streams.attendance import settle
+from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Handlers, Item, apply_items, build_handlers
-from streams.webhooks.delivery import Delivery
 from tests.integration.test_attendance import OCCURRENCE, participant_event
 from zoomstream.samples import dumps, iso, meeting_object, participant, zoom_event
 

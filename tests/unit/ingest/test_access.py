@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
-from ingest.access import AccessLevel, Caller, RecordingFacts, RegistrationFacts, decide
+from ingest.access import Caller, RecordingFacts, RegistrationFacts, decide
 from ingest.passwords import check_password, hash_password
+from schemas.recording_api import AccessLevel
 
 CALLERS = {
     "anonymous": Caller(),

@@ -8,8 +8,8 @@ import faust
 from prometheus_client import REGISTRY
 
 from schemas.settings import Settings
+from streams.runtime.delivery import Delivery
 from streams.runtime.sources import batch_agent, byte_topic
-from streams.webhooks.delivery import Delivery
 
 
 def sample(name: str, agent: str) -> float:

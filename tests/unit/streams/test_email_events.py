@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.email.events import InvalidEmailWebhook, mailgun, postmark, resend, sendgrid
+from schemas.email_event import InvalidEmailWebhook
+from streams.email.events import mailgun, postmark, resend, sendgrid
 
 
 def body(value: object) -> bytes:

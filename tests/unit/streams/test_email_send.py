@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from schemas.email_send import EmailSendRequest
 from streams.email.message import build_message, classify, message_id, relay_message_id
-from streams.email.sender import log_row
+from streams.email.sender import email_log_row
 
 
 def send_request(**overrides: Any) -> EmailSendRequest:
@@ -45,7 +45,7 @@ def test_message_carries_our_message_id_and_both_bodies() -> None:
 
 
 def test_log_row_lower_cases_the_recipient_and_keeps_the_request_id() -> None:
-    row = log_row(send_request(), "sendgrid", "mail.example")
+    row = email_log_row(send_request(), "sendgrid", "mail.example")
     assert row["recipient_email"] == "jan.simonek@example.org"
     assert row["uuid"] == send_request().request_id
     assert (row["provider"], row["reply_to"], row["registration_id"]) == ("sendgrid", "", 70)

@@ -12,10 +12,10 @@ from typing import Any
 from faust.types import TP
 from intervaltree import IntervalTree  # type: ignore[import-untyped]
 
+from streams.runtime.delivery import Delivery
 from streams.runtime.gaps import Gap, find_gaps
 from streams.runtime.reread import GapRepair
 from streams.runtime.sources import RepairedSource
-from streams.webhooks.delivery import Delivery
 
 TOPIC = "t.zoom.webhooks.raw"
 

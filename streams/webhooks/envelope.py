@@ -1,4 +1,4 @@
-"""Raw deliveries as consumed, and their bodies as jsonb text: pure, no I/O."""
+"""A raw Zoom delivery's envelope, and its body as jsonb text: pure, no I/O."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from schemas import RawWebhookEnvelope
+from streams.runtime.delivery import Delivery
 
 
 def _strip_nul(value: Any) -> Any:
@@ -24,18 +25,6 @@ def payload_json(body: bytes) -> str:
     if "\\u0000" in text:
         return json.dumps(_strip_nul(json.loads(text)), ensure_ascii=False)
     return text
-
-
-class Delivery:
-    """One consumed message: where it came from and its raw bytes."""
-
-    __slots__ = ("offset", "partition", "topic", "value")
-
-    def __init__(self, topic: str, partition: int, offset: int, value: bytes) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.value = value
 
 
 def decode(delivery: Delivery) -> RawWebhookEnvelope:
