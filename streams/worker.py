@@ -22,6 +22,7 @@ from streams.email.agents import install_email_agents
 from streams.runtime import faust_internals, metrics
 from streams.runtime.delivery import Delivery
 from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
+from streams.runtime.seen_store import SeenStore
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 from streams.runtime.tables import SeenTable
 from streams.views.agents import install_view_agents
@@ -63,6 +64,7 @@ def consumer_settings(settings: Settings) -> dict[str, Any]:
 def create_worker(settings: Settings) -> faust.App:
     """Build the worker app. Nothing connects until the worker starts."""
     faust_internals.install()  # refuses to run on a faust-streaming it was not read against
+    faust_internals.register_store(SEEN_STORE_URL, SeenStore)
     app = faust.App(
         f"{settings.topic_prefix}zoomstream",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],

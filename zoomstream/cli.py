@@ -68,13 +68,17 @@ def worker(
     from prometheus_client import start_http_server
 
     from streams import create_worker
-    from streams.runtime import faust_internals
+    from streams.runtime import faust_internals, metrics
     from zoomstream.topics import ensure_topics
 
     settings = _settings()
     ensure_topics(settings)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+        start_http_server(
+            settings.worker_metrics_port,
+            addr=settings.worker_metrics_host,
+            registry=metrics.REGISTRY,
+        )
     faust_app = create_worker(settings)
     faust_internals.worker(faust_app, loglevel).execute_from_commandline()
 

@@ -44,6 +44,12 @@ The worker's terminal spinner (`worker`):
   worker's event loop under the pipeline bench. `worker` builds the Worker without it, as it
   is at INFO and below.
 
+Stores (`register_store`):
+
+- `faust.stores.STORES.aliases` (stores/__init__.py): Faust builds a table's store from its URL's
+  scheme only; the dedup window's `SeenStore` (streams/runtime/seen_store.py) is registered under
+  its scheme by `create_worker`, not at import time.
+
 Private attributes read or written (no public equivalent):
 
 - `Consumer._committed_offset`: the committed offset per partition, for the lag metric
@@ -68,6 +74,7 @@ from importlib import metadata
 from typing import Any
 
 import faust
+import faust.stores
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.types import TP
@@ -132,6 +139,12 @@ def worker(app: faust.App, loglevel: str) -> faust.Worker:
     runner = faust.Worker(app, loglevel=loglevel, quiet=True)
     runner.spinner = None
     return runner
+
+
+def register_store(url: str, store: type) -> None:
+    """Make Faust build `store` for tables whose store URL has `url`'s scheme (see the
+    docstring: Faust takes stores by URL only)."""
+    faust.stores.STORES.aliases[url.split(":")[0]] = f"{store.__module__}:{store.__qualname__}"
 
 
 def committed_offsets(consumer: Any) -> Mapping[TP, int | None]:

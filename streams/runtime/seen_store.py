@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import faust.stores
 from faust.stores import memory
 
 log = logging.getLogger(__name__)
@@ -151,6 +150,3 @@ class SeenStore(memory.Store[str, Any]):
             len(self.index),
             len(self.index.entries),
         )
-
-
-faust.stores.STORES.aliases[STORE_URL.split(":")[0]] = f"{__name__}:SeenStore"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import faust
-from prometheus_client import REGISTRY
 
 from schemas.settings import Settings
+from streams.runtime import metrics
 from streams.runtime.delivery import Delivery
 from streams.runtime.sources import batch_agent, byte_topic
 
 
 def sample(name: str, agent: str) -> float:
-    return REGISTRY.get_sample_value(name, {"agent": agent}) or 0.0
+    return metrics.REGISTRY.get_sample_value(name, {"agent": agent}) or 0.0
 
 
 def test_a_batch_is_measured_under_the_agents_name() -> None:
