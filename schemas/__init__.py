@@ -5,8 +5,6 @@ from schemas.envelope import RawWebhookEnvelope
 from schemas.recording import RecordingFileState, RecordingState
 from schemas.retry import RetryRequest
 from schemas.zoom import (
-    MEETING_EVENTS,
-    RECORDING_EVENTS,
     URL_VALIDATION,
     InvalidZoomEvent,
     MeetingObject,
@@ -19,8 +17,6 @@ from schemas.zoom import (
 )
 
 __all__ = [
-    "MEETING_EVENTS",
-    "RECORDING_EVENTS",
     "URL_VALIDATION",
     "DeadLetter",
     "InvalidZoomEvent",

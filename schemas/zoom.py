@@ -23,29 +23,6 @@ from schemas._types import (
 
 URL_VALIDATION = "endpoint.url_validation"
 
-MEETING_EVENTS = frozenset(
-    {
-        "meeting.started",
-        "meeting.ended",
-        "meeting.participant_joined",
-        "meeting.participant_left",
-        "meeting.participant_joined_waiting_room",
-        "webinar.started",
-        "webinar.ended",
-        "webinar.participant_joined",
-        "webinar.participant_left",
-    }
-)
-RECORDING_EVENTS = frozenset(
-    {
-        "recording.completed",
-        "recording.transcript_completed",
-        "recording.deleted",
-        "recording.trashed",
-        "recording.recovered",
-    }
-)
-
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -23,13 +23,13 @@ from schemas.recording import RecordingState
 from schemas.settings import Settings
 from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
 from sinks import Database, WebhookLogRow, in_transaction, webhook_log
-from streams.attendance import EVENT_TYPES as ATTENDANCE_EVENTS
 from streams.attendance import Rule, apply_attendance, settle
 from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
 from streams.recordings.handler import refresh
 from streams.runtime.delivery import Delivery
 from streams.webhooks.envelope import payload_json
 from streams.webhooks.outcome import Outcome, PermanentError
+from streams.webhooks.routing import route
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def apply_items(
     each item's result, in the items' order, and what to publish.
     """
     attendance: dict[str, AttendanceRecord] = {}
-    together = [item for item in items if item.event.event in ATTENDANCE_EVENTS]
+    together = [item for item in items if route(item.event.event) == "attendance"]
     done = None
     if together and handlers.together:
         done = await _apply_together(conn, together, now, handlers, attendance)
@@ -234,7 +234,7 @@ async def _apply_alone(
     records: list[AttendanceRecord] = []
     try:
         async with conn.transaction():
-            if item.event.event in ATTENDANCE_EVENTS:
+            if route(item.event.event) == "attendance":
                 applied = await apply_attendance(conn, [item.event], now, handlers.attendance)
                 [outcome] = applied.outcomes
                 if isinstance(outcome, Exception):
