@@ -15,7 +15,7 @@ import faust
 from schemas.settings import Settings
 from schemas.topics import ZOOM_RAW
 from streams.runtime import faust_internals
-from streams.worker import consumer_settings
+from streams.runtime.app import consumer_settings
 
 
 def main() -> None:

@@ -1,226 +1,38 @@
-"""The Faust app: topics, the dedup table and the agents, wired to the pure steps and the sinks."""
+"""The composition root: the Faust app, each domain's agents, and what serves them all."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Sequence
-from typing import Any
-
 import faust
-import mode
 
-from schemas import DeadLetter
-from schemas.retry import RetryRequest
 from schemas.settings import Settings
-from schemas.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
-from sinks import Database, in_transaction
+from sinks import Database
 from sinks.retention import cleanup
-from streams.attendance import settle
 from streams.email.agents import install_email_agents
-from streams.runtime import faust_internals, metrics
-from streams.runtime.delivery import Delivery
+from streams.runtime import faust_internals
+from streams.runtime.app import create_app, install_timers
 from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.runtime.seen_store import SeenStore
-from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
-from streams.runtime.tables import SeenTable
 from streams.views.agents import install_view_agents
-from streams.webhooks.apply import (
-    Changes,
-    Item,
-    ItemResult,
-    apply_and_publish,
-    build_handlers,
-    publish_changes,
-    record_publisher,
-)
-from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
-
-log = logging.getLogger(__name__)
-
-PRUNE_EVERY_SECONDS = 60.0
-GAP_SWEEP_SECONDS = 5.0
-LAG_EVERY_SECONDS = 10.0
-PUBLISH_TIMEOUT_SECONDS = 1200.0
-"""How long a batch waits for its records' acks (a broker restart, a leader election): what
-Faust's producer allowed before (producer_request_timeout), so an outage is waited out."""
-
-
-def consumer_settings(settings: Settings) -> dict[str, Any]:
-    """How the worker's Faust app consumes; the bench's no-op floor uses the same."""
-    return {
-        "consumer_auto_offset_reset": "earliest",
-        # aiokafka fetches at most this much per partition per request (Faust's default 1 MiB
-        # held one partition, i.e. one big meeting, to ~3,000 no-op messages/s here; 8 MiB
-        # gave ~12,000/s, the rate of eight partitions).
-        "consumer_max_fetch_size": settings.worker_max_fetch_bytes,
-        "broker_session_timeout": settings.worker_session_timeout_seconds,
-        # Heartbeats at most a third of the session apart (Kafka's advice).
-        "broker_heartbeat_interval": min(3.0, settings.worker_session_timeout_seconds / 3),
-    }
+from streams.webhooks.agents import install_webhook_agents
+from streams.webhooks.batch import utc_now
 
 
 def create_worker(settings: Settings) -> faust.App:
     """Build the worker app. Nothing connects until the worker starts."""
     faust_internals.install()  # refuses to run on a faust-streaming it was not read against
     faust_internals.register_store(SEEN_STORE_URL, SeenStore)
-    app = faust.App(
-        f"{settings.topic_prefix}zoomstream",
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
-        store="memory://",
-        datadir=settings.worker_datadir,
-        processing_guarantee="at_least_once",
-        topic_partitions=settings.kafka_partitions,
-        topic_replication_factor=settings.kafka_replication_factor,
-        # Tables use JSON; topics carry bytes that pydantic models parse.
-        key_serializer="json",
-        value_serializer="json",
-        web_enabled=False,
-        **consumer_settings(settings),
-    )
+    app = create_app(settings)
     db = Database(settings.database_url)
-
-    raw_topic = byte_topic(app, settings, ZOOM_RAW)
-    retry_topic = byte_topic(app, settings, ZOOM_RETRY)
-    dead_letters = byte_topic(app, settings, ZOOM_DEAD_LETTERS)
-    # The batch's records go out through librdkafka (produced in C, one wait for all the acks):
-    # through Faust's Topic.send each record cost about 0.3 ms of the event loop here.
-    publisher = record_publisher(settings, PUBLISH_TIMEOUT_SECONDS)
-    handlers = build_handlers(settings.attendance_min_fraction, settings.attendance_settle_seconds)
-    seen = SeenTable(
-        app.Table("delivery-seen", partitions=settings.kafka_partitions, store=SEEN_STORE_URL)
-    )
-    processing = asyncio.Lock()  # the raw agent, the retries and the sweep never overlap
-    clock = {"last_prune": time.monotonic()}
-    sources: list[RepairedSource] = []
-
-    async def send(topic: Any, key: bytes | None, value: bytes) -> None:
-        """Send and wait for the broker's ack: before the source offset can be committed."""
-        await (await topic.send(key=key, value=value))
-
-    async def apply(items: Sequence[Item]) -> list[ItemResult]:
-        results = await apply_and_publish(db, items, utc_now(), handlers, publisher, settings)
-        metrics.count_results(results)
-        return results
-
-    @app.service
-    class ClosePublisher(mode.Service):
-        async def on_stop(self) -> None:
-            await publisher.close()
-
-    async def send_dead_letter(letter: DeadLetter) -> None:
-        await send(dead_letters, None, letter.model_dump_json().encode())
-        log.error(
-            "dead-lettered %s[%d]@%d after %d attempt(s): %s",
-            letter.source_topic,
-            letter.partition,
-            letter.offset,
-            letter.attempts,
-            letter.error,
-        )
-
-    async def schedule_retry(request: RetryRequest) -> None:
-        await send(retry_topic, None, request.model_dump_json().encode())
-        log.warning(
-            "attempt %d of %s[%d]@%d due at %s: %s",
-            request.attempt,
-            request.source_topic,
-            request.partition,
-            request.offset,
-            request.not_before.isoformat(),
-            request.last_error,
-        )
-
-    ports = Ports(apply, send_dead_letter, schedule_retry, settings.retry_backoff_seconds)
-
-    async def handle(deliveries: list[Delivery]) -> None:
-        outcome = await process_batch(
-            deliveries,
-            seen=seen,
-            window_seconds=settings.dedup_window_seconds,
-            now=utc_now(),
-            ports=ports,
-            mark_seen=seen.mark,
-        )
-        metrics.DUPLICATES.inc(outcome.duplicates)
-        metrics.RETRIES.inc(outcome.retries)
-        metrics.DEAD_LETTERS.inc(len(outcome.dead_letters))
-        log.info(
-            "batch: %d applied, %d duplicates, %d to retry, %d dead-lettered",
-            outcome.applied,
-            outcome.duplicates,
-            outcome.retries,
-            len(outcome.dead_letters),
-        )
-        if time.monotonic() - clock["last_prune"] > PRUNE_EVERY_SECONDS:
-            clock["last_prune"] = time.monotonic()
-            seen.prune(time.time(), settings.dedup_window_seconds)
-
-    batch_agent(
-        app,
-        settings,
-        raw_topic,
-        "webhook-log",
-        handle,
-        sources,
-        lock=processing,
-    )
-
-    @app.agent(retry_topic, name="retry")
-    async def retry_agent(stream: Any) -> None:
-        """Later attempts, one at a time. Waiting holds only this topic, never the raw one."""
-        async for event in stream.events():
-            try:
-                request = RetryRequest.model_validate_json(event.value)
-            except ValueError as exc:
-                delivery = Delivery(
-                    event.message.topic, event.message.partition, event.message.offset, event.value
-                )
-                await send_dead_letter(
-                    dead_letter(delivery, f"not a retry request: {exc}", "", utc_now())
-                )
-                continue
-            delay = (request.not_before - utc_now()).total_seconds()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            original = Delivery(
-                request.source_topic, request.partition, request.offset, request.envelope
-            )
-            async with processing:
-                await process_retry(request, original, utc_now(), ports)
+    sources = [
+        *install_webhook_agents(app, settings, db),
+        *install_email_agents(app, settings, db),
+        *install_view_agents(app, settings, db),
+    ]
+    install_timers(app, sources)
 
     @app.crontab("17 3 * * *", on_leader=True)
     async def daily_cleanup() -> None:
         """Retention, once a day, by one worker of the group."""
         await cleanup(db, utc_now())
 
-    @app.timer(interval=GAP_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
-    async def sweep_skipped_offsets() -> None:
-        """When an agent has been idle, read what the consumer left behind on its partitions."""
-        for source in sources:
-            await source.sweep(GAP_SWEEP_SECONDS)
-
-    @app.timer(interval=settings.attendance_settle_seconds)  # type: ignore[untyped-decorator]
-    async def settle_attendance() -> None:
-        """Occurrences whose settling is due while no webhook of theirs comes (batches settle
-        what is due too)."""
-        async with processing:
-            now = utc_now()
-            found = await in_transaction(db, lambda conn: settle(conn, now, handlers.attendance))
-            await publish_changes(publisher, Changes([], found), settings)
-
-    @app.timer(interval=LAG_EVERY_SECONDS)  # type: ignore[untyped-decorator]
-    async def export_lag() -> None:
-        """Consumer lag per assigned partition, for /metrics."""
-        consumer = app.consumer
-        committed = faust_internals.committed_offsets(consumer)
-        metrics.LAG.clear()
-        for tp in consumer.assignment():
-            high, done = consumer.highwater(tp), committed.get(tp)
-            if high is not None and done is not None:
-                metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
-
-    install_email_agents(app, settings, db, sources)
-    install_view_agents(app, settings, db, sources)
     return app

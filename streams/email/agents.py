@@ -45,10 +45,9 @@ def install_email_agents(
     app: faust.App,
     settings: Settings,
     db: Database,
-    sources: list[RepairedSource],
     mailer: Mailer | None = None,
-) -> None:
-
+) -> list[RepairedSource]:
+    """Install the email agents; returns the batch sources whose idle sweep the worker runs."""
     dead_letters = byte_topic(app, settings, EMAIL_DEAD_LETTERS)
     sender = EmailSender(
         db,
@@ -103,14 +102,7 @@ def install_email_agents(
             metrics.EMAIL_EVENTS.labels("duplicate").inc(result.duplicates)
             metrics.EMAIL_EVENTS.labels("unmatched").inc(result.unmatched)
 
-    batch_agent(
-        app,
-        settings,
-        byte_topic(app, settings, EMAIL_RAW),
-        "email-events",
-        track,
-        sources,
-    )
+    return [batch_agent(app, settings, byte_topic(app, settings, EMAIL_RAW), "email-events", track)]
 
 
 async def apply_deliveries(

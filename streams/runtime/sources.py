@@ -147,11 +147,10 @@ def batch_agent(
     topic: Any,
     name: str,
     handle: Handle,
-    sources: list[RepairedSource],
     lock: asyncio.Lock | None = None,
 ) -> RepairedSource:
     """An agent reading `topic` in batches (WORKER_BATCH_SIZE, WORKER_BATCH_SECONDS) through a
-    RepairedSource (added to `sources`, whose idle sweep the worker runs), handing each batch
+    RepairedSource (returned: the worker runs its idle sweep), handing each batch
     to `handle`; each batch's size and handling time go to the metrics under `name`."""
 
     async def measured(deliveries: list[Delivery]) -> None:
@@ -167,7 +166,6 @@ def batch_agent(
         measured,
         lock or asyncio.Lock(),
     )
-    sources.append(source)
 
     async def agent(stream: Any) -> None:
         batches = stream.take_events(

@@ -28,10 +28,8 @@ from streams.views.rules import (
 )
 
 
-def install_view_agents(
-    app: faust.App, settings: Settings, db: Database, sources: list[RepairedSource]
-) -> None:
-
+def install_view_agents(app: faust.App, settings: Settings, db: Database) -> list[RepairedSource]:
+    """Install the view agent; returns the batch source whose idle sweep the worker runs."""
     dead_letters = byte_topic(app, settings, RECORDING_VIEW_DEAD_LETTERS)
     viewers = ChangelogTable(app.Table("recording-viewers", partitions=settings.kafka_partitions))
     counters = ChangelogTable(app.Table("recording-counters", partitions=settings.kafka_partitions))
@@ -89,11 +87,5 @@ def install_view_agents(
         await asyncio.gather(*sent)
         metrics.VIEW_EVENTS.inc(len(deliveries))
 
-    batch_agent(
-        app,
-        settings,
-        byte_topic(app, settings, RECORDING_VIEWS),
-        "recording-views",
-        count,
-        sources,
-    )
+    views = byte_topic(app, settings, RECORDING_VIEWS)
+    return [batch_agent(app, settings, views, "recording-views", count)]

@@ -24,7 +24,7 @@ def test_a_batch_is_measured_under_the_agents_name() -> None:
     async def handle(deliveries: list[Delivery]) -> None:
         handled.append(len(deliveries))
 
-    source = batch_agent(app, settings, byte_topic(app, settings, "t"), "unit-agent", handle, [])
+    source = batch_agent(app, settings, byte_topic(app, settings, "t"), "unit-agent", handle)
     size = sample("zoomstream_worker_batch_size_sum", "unit-agent")
     batches = sample("zoomstream_worker_batch_seconds_count", "unit-agent")
 
