@@ -10,11 +10,11 @@ from sinks.retention import cleanup
 from streams.email.agents import install_email_agents
 from streams.runtime import faust_internals
 from streams.runtime.app import create_app, install_timers
+from streams.runtime.clock import utc_now
 from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.runtime.seen_store import SeenStore
 from streams.views.agents import install_view_agents
 from streams.webhooks.agents import install_webhook_agents
-from streams.webhooks.batch import utc_now
 
 
 def create_worker(settings: Settings) -> faust.App:

@@ -21,10 +21,10 @@ from sinks import Database, in_transaction
 from streams.email.sender import EmailSender, Mailer, SmtpMailer
 from streams.email.tracking import Applied, apply_events, normalise
 from streams.runtime import metrics
+from streams.runtime.clock import utc_now
 from streams.runtime.dead_letters import dead_letter_unreadable
 from streams.runtime.delivery import Delivery
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
-from streams.webhooks.batch import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import logging
 import traceback
+from datetime import datetime
 from typing import Any
 
+from schemas import DeadLetter
 from streams.runtime import metrics
+from streams.runtime.clock import utc_now
 from streams.runtime.delivery import Delivery
-from streams.webhooks.batch import dead_letter, utc_now
 
 log = logging.getLogger(__name__)
+
+
+def dead_letter(
+    delivery: Delivery, error: str, trace: str, now: datetime, attempts: int = 1
+) -> DeadLetter:
+    return DeadLetter(
+        source_topic=delivery.topic,
+        partition=delivery.partition,
+        offset=delivery.offset,
+        value=delivery.value,
+        error=error[:1000],
+        traceback=trace[-5000:],
+        attempts=attempts,
+        failed_at=now,
+    )
 
 
 async def dead_letter_unreadable(topic: Any, delivery: Delivery, error: str) -> None:

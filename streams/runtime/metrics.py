@@ -3,8 +3,6 @@ WORKER_METRICS_PORT, with the process's own collectors), not in prometheus_clien
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -13,8 +11,6 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-
-from streams.webhooks.apply import ItemResult
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
@@ -61,12 +57,6 @@ GAPS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
-
-
-def count_results(results: Sequence[ItemResult]) -> None:
-    for result in results:
-        status = result.outcome.status if result.outcome is not None else "failed_attempt"
-        EVENTS.labels(result.item.event.event[:50], status).inc()
 
 
 EMAILS_SENT = Counter(

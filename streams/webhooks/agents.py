@@ -21,6 +21,8 @@ from schemas.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
 from sinks import Database, in_transaction
 from streams.attendance import settle
 from streams.runtime import metrics
+from streams.runtime.clock import utc_now
+from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import Delivery
 from streams.runtime.seen_store import STORE_URL as SEEN_STORE_URL
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
@@ -34,7 +36,7 @@ from streams.webhooks.apply import (
     publish_changes,
     record_publisher,
 )
-from streams.webhooks.batch import Ports, dead_letter, process_batch, process_retry, utc_now
+from streams.webhooks.batch import Ports, process_batch, process_retry
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,9 @@ def install_webhook_agents(
 
     async def apply(items: Sequence[Item]) -> list[ItemResult]:
         results = await apply_and_publish(db, items, utc_now(), handlers, publisher, settings)
-        metrics.count_results(results)
+        for result in results:
+            status = result.outcome.status if result.outcome is not None else "failed_attempt"
+            metrics.EVENTS.labels(result.item.event.event[:50], status).inc()
         return results
 
     @app.service

@@ -9,12 +9,13 @@ from __future__ import annotations
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
+from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Failure, Item, ItemResult
 from streams.webhooks.dedup import SeenLookup, first_deliveries
@@ -35,21 +36,6 @@ class BatchOutcome:
     duplicates: int = 0
     retries: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
-
-
-def dead_letter(
-    delivery: Delivery, error: str, trace: str, now: datetime, attempts: int = 1
-) -> DeadLetter:
-    return DeadLetter(
-        source_topic=delivery.topic,
-        partition=delivery.partition,
-        offset=delivery.offset,
-        value=delivery.value,
-        error=error[:1000],
-        traceback=trace[-5000:],
-        attempts=attempts,
-        failed_at=now,
-    )
 
 
 def retry_request(
@@ -158,7 +144,3 @@ async def process_retry(
     item = Item(delivery, envelope, parse_zoom_event(envelope.body), attempt=request.attempt)
     await settle(await ports.apply([item]), now, ports, outcome)
     return outcome
-
-
-def utc_now() -> datetime:
-    return datetime.now(tz=UTC)
