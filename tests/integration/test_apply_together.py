@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import AsyncConnection
 
 from schemas import RawWebhookEnvelope, parse_zoom_event
@@ -19,6 +20,8 @@ from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Handlers, Item, apply_items, build_handlers
 from tests.integration.test_attendance import OCCURRENCE, participant_event
 from zoomstream.samples import dumps, iso, meeting_object, participant, zoom_event
+
+pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic
 from tests.integration.test_walking_skeleton import send_all
 from zoomstream.samples import dumps, iso, meeting_object, zoom_event
+
+pytestmark = pytest.mark.integration
 
 WEBINAR = "91234567890"
 OCCURRENCE = "webinar-occ/1=="

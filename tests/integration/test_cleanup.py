@@ -6,9 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import psycopg
+import pytest
 
 from sinks import Database
 from sinks.retention import cleanup
+
+pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

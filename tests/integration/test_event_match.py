@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import AsyncConnection
 
 from sinks.webhook_log import WebhookLogRow, upsert
+
+pytestmark = pytest.mark.integration
 
 MEETING = "86000000000"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

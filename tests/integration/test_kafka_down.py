@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline, messages_in_topic
 from zoomstream.samples import meeting_object, zoom_event
 from zoomstream.stack import KafkaBroker
+
+pytestmark = pytest.mark.integration
 
 
 def test_kafka_stopped_means_503_never_200(

@@ -17,6 +17,8 @@ from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RAW
 from tests.integration.conftest import BOOTSTRAP, free_port
 from zoomstream.topics import ensure_topics
 
+pytestmark = pytest.mark.integration
+
 
 def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, bytes]]:
     if isinstance(publisher, InMemoryPublisher):

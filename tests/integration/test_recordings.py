@@ -19,6 +19,8 @@ from tests.conftest import signed
 from tests.integration.conftest import BOOTSTRAP, Pipeline
 from zoomstream.samples import dumps, meeting_object, recording_object, zoom_event
 
+pytestmark = pytest.mark.integration
+
 MEETING = "85392858403"
 
 

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
+import pytest
 
 from tests.conftest import SECRET
 from tests.integration.conftest import Pipeline, count_rows, wait_for_rows
 from tests.integration.derived import WIPE, checksums, replay, rows_of
 from zoomstream.samples import dumps, meeting_burst, sign
+
+pytestmark = pytest.mark.integration
 
 
 def test_wipe_and_replay_gives_back_every_derived_row(

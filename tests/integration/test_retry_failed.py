@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 
 import psycopg
+import pytest
 
 from schemas.topics import ZOOM_DEAD_LETTERS
 from tests.integration.conftest import Pipeline, messages_in_topic
 from tests.integration.test_recordings import MEETING, completed, post, running, wait_for
 from zoomstream.samples import dumps, meeting_object, zoom_event
+
+pytestmark = pytest.mark.integration
 
 __all__ = ["running"]  # the fixture, shared with the recording tests
 

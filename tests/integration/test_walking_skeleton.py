@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
+import pytest
 
 from ingest import delivery_id
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic, wait_for_rows
 from zoomstream.samples import dumps, meeting_burst
+
+pytestmark = pytest.mark.integration
 
 
 def distinct_bodies(count: int, seed: int) -> list[bytes]:

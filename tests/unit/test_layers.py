@@ -79,3 +79,13 @@ def test_the_rule_sees_an_import_that_breaks_it(tmp_path: Path) -> None:
     assert not allowed("zoomstream.settings", MAY_IMPORT["streams"])
     module.write_text("async def f(conn):\n    await conn.execute('SELECT 1')\n")
     assert sql_calls(module) == [2]
+
+
+def test_every_integration_file_carries_the_integration_marker() -> None:
+    """`pytest -m "not integration"` runs the broker-less tests alone."""
+    unmarked = [
+        path.name
+        for path in sorted((ROOT / "tests" / "integration").glob("test_*.py"))
+        if "pytestmark = pytest.mark.integration" not in path.read_text()
+    ]
+    assert unmarked == []
