@@ -24,14 +24,14 @@ from psycopg.rows import dict_row
 
 from schemas.email_send import EmailSendRequest
 from schemas.topics import EMAIL_SEND
-from tests.integration.conftest import BOOTSTRAP, Pipeline, free_port
-from tests.unit.ingest.test_email_signatures import (
+from tests.email_signing import (
     MAILGUN_KEY,
     SVIX_SECRET,
     mailgun,
     sendgrid_sign,
     svix_headers,
 )
+from tests.integration.conftest import BOOTSTRAP, Pipeline, free_port
 
 pytestmark = pytest.mark.integration
 DOMAIN = "zoomstream.local"

@@ -14,7 +14,7 @@ from ingest import InMemoryPublisher, create_app
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.settings import Settings
 from tests.conftest import SECRET
-from tests.unit.ingest.test_email_signatures import (
+from tests.email_signing import (
     MAILGUN_KEY,
     RESEND_BODY,
     SENDGRID_BODY,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ingest import InMemoryPublisher, create_app
 from schemas.settings import Settings
 from tests.conftest import SECRET
-from tests.unit.ingest.test_email_signatures import MAILGUN_KEY, SVIX_SECRET
+from tests.email_signing import MAILGUN_KEY, SVIX_SECRET
 from zoomstream.samples import sign
 
 NOW = int(time.time())
