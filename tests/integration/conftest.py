@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -332,3 +333,21 @@ def wait_for_group(
         if time.monotonic() > deadline:
             raise GroupNotSettled(f"group {group} did not settle in {timeout:.0f} s: {members}")
         time.sleep(0.25)
+
+
+def wait_for(
+    database_url: str,
+    sql: str,
+    params: tuple[Any, ...],
+    ok: Callable[[list[tuple[Any, ...]]], bool],
+    timeout: float = 60,
+) -> list[tuple[Any, ...]]:
+    deadline = time.monotonic() + timeout
+    rows: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(sql, params).fetchall()
+        if ok(rows):
+            return rows
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; last rows: {rows}")

@@ -18,7 +18,7 @@ from schemas import RawWebhookEnvelope, parse_zoom_event
 from streams.attendance import settle
 from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Handlers, Item, apply_items, build_handlers
-from tests.integration.test_attendance import OCCURRENCE, participant_event
+from tests.integration.zoom_webhooks import OCCURRENCE, participant_event
 from zoomstream.samples import dumps, iso, meeting_object, participant, zoom_event
 
 pytestmark = pytest.mark.integration

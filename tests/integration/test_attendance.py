@@ -5,43 +5,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic
-from tests.integration.test_walking_skeleton import send_all
-from zoomstream.samples import dumps, iso, meeting_object, zoom_event
+from tests.integration.zoom_webhooks import OCCURRENCE, T0, WEBINAR, at, participant_event, send_all
+from zoomstream.samples import dumps, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
-
-WEBINAR = "91234567890"
-OCCURRENCE = "webinar-occ/1=="
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> str:
-    return iso(T0 + timedelta(minutes=minutes))
-
-
-def participant_event(
-    kind: str, user_id: str, join: float, leave: float | None = None, **who: Any
-) -> dict[str, Any]:
-    person: dict[str, Any] = {
-        "user_id": user_id,
-        "user_name": who.pop("name", "Guest"),
-        "id": "",
-        "email": "",
-        "join_time": at(join),
-    }
-    person.update(who)
-    if leave is not None:
-        person["leave_time"] = at(leave)
-        person["leave_reason"] = "left the meeting. Reason : left the meeting"
-    obj = meeting_object(WEBINAR, OCCURRENCE, start_time=at(0), type=5, participant=person)
-    return zoom_event(f"webinar.participant_{kind}", obj, 1_764_493_200_000)
 
 
 def webinar_traffic() -> tuple[list[dict[str, Any]], set[int]]:

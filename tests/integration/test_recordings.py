@@ -7,53 +7,17 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from confluent_kafka import Consumer
 
-from tests.conftest import signed
-from tests.integration.conftest import BOOTSTRAP, Pipeline
-from zoomstream.samples import dumps, meeting_object, recording_object, zoom_event
+from tests.integration.conftest import BOOTSTRAP, Pipeline, wait_for
+from tests.integration.zoom_webhooks import MEETING, completed, post
+from zoomstream.samples import meeting_object, recording_object, zoom_event
 
 pytestmark = pytest.mark.integration
-
-MEETING = "85392858403"
-
-
-@pytest.fixture
-def running(pipeline: Pipeline, database_url: str) -> Pipeline:
-    with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings) VALUES ('Cardiology', %s, true)",
-            (MEETING,),
-        )
-        # a deleted event with the same meeting id never matches
-        conn.execute(
-            "INSERT INTO events (title, zoom_meeting_id, deleted_at) VALUES ('Old', %s, now())",
-            (MEETING,),
-        )
-    pipeline.env["RETRY_BACKOFF_SECONDS"] = "[1, 1]"
-    pipeline.start_ingest()
-    pipeline.start_worker()
-    return pipeline
-
-
-def post(pipeline: Pipeline, body: dict[str, Any]) -> None:
-    raw, headers = signed(dumps(body))
-    response = httpx.post(f"{pipeline.url}/webhooks/zoom", content=raw, headers=headers, timeout=30)
-    assert response.status_code == 200, response.text
-
-
-def completed(
-    occurrence: str, token: str, event_ts: int, meeting: str = MEETING, **changes: Any
-) -> dict[str, Any]:
-    obj = recording_object(int(meeting), occurrence)
-    obj.update(changes)
-    return zoom_event("recording.completed", obj, event_ts, download_token=token)
 
 
 def transcript(occurrence: str, event_ts: int) -> dict[str, Any]:
@@ -71,24 +35,6 @@ def transcript(occurrence: str, event_ts: int) -> dict[str, Any]:
         }
     ]
     return zoom_event("recording.transcript_completed", obj, event_ts, download_token="tok-t")
-
-
-def wait_for(
-    database_url: str,
-    sql: str,
-    params: tuple[Any, ...],
-    ok: Callable[[list[tuple[Any, ...]]], bool],
-    timeout: float = 60,
-) -> list[tuple[Any, ...]]:
-    deadline = time.monotonic() + timeout
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        with psycopg.connect(database_url) as conn:
-            rows = conn.execute(sql, params).fetchall()
-        if ok(rows):
-            return rows
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; last rows: {rows}")
 
 
 def recording_messages(topic: str, count: int) -> list[tuple[bytes, dict[str, Any]]]:

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from schemas.topics import ZOOM_DEAD_LETTERS
-from tests.integration.conftest import Pipeline, messages_in_topic
-from tests.integration.test_recordings import MEETING, completed, post, running, wait_for
+from tests.integration.conftest import Pipeline, messages_in_topic, wait_for
+from tests.integration.zoom_webhooks import MEETING, completed, post, running
 from zoomstream.samples import dumps, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration

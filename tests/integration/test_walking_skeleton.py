@@ -15,6 +15,7 @@ import pytest
 from ingest import delivery_id
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic, wait_for_rows
+from tests.integration.zoom_webhooks import send_all
 from zoomstream.samples import dumps, meeting_burst
 
 pytestmark = pytest.mark.integration
@@ -35,21 +36,6 @@ def distinct_bodies(count: int, seed: int) -> list[bytes]:
         bodies.extend(dumps(event) for event in events)
         meeting += 1
     return bodies[:count]
-
-
-async def send_all(url: str, bodies: list[bytes], concurrency: int) -> list[int]:
-    """POST every body signed now; `concurrency` requests in flight at once."""
-    limit = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
-
-        async def send(body: bytes) -> int:
-            async with limit:
-                raw, headers = signed(body)
-                return (
-                    await client.post("/webhooks/zoom", content=raw, headers=headers)
-                ).status_code
-
-        return list(await asyncio.gather(*(send(body) for body in bodies)))
 
 
 def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(

@@ -31,7 +31,7 @@ from tests.integration.conftest import (
     wait_for_group,
     wait_for_rows,
 )
-from tests.integration.test_faults import (
+from tests.integration.faults import (
     Sender,
     logged_once,
     platform_rows,
