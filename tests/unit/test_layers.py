@@ -1,6 +1,7 @@
 """What each package may import (README, "Architecture"): the command layer (`zoomstream`) sits on
 top and nothing below imports it; `schemas` is the ground floor (models, settings, topic names)
-and imports nothing else of ours; every SQL statement is sent from `sinks`."""
+and imports nothing else of ours; every SQL statement is sent from `sinks`. And the tests' own
+layout: every integration file marked, no test module borrowing another's helpers."""
 
 from __future__ import annotations
 
@@ -89,3 +90,26 @@ def test_every_integration_file_carries_the_integration_marker() -> None:
         if "pytestmark = pytest.mark.integration" not in path.read_text()
     ]
     assert unmarked == []
+
+
+def test_no_test_module_imports_another_test_modules_helpers() -> None:
+    """Shared helpers live in helper modules (tests/email_signing.py, tests/integration/faults.py,
+    tests/integration/zoom_webhooks.py, the conftests), never in a test module."""
+    borrowing = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for name in sorted(_test_imports(path))
+    ]
+    assert borrowing == []
+
+
+def _test_imports(path: Path) -> set[str]:
+    """The test modules (`tests.….test_…`) that `path` imports from."""
+    return {
+        node.module
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom)
+        and node.module is not None
+        and node.module.startswith("tests.")
+        and node.module.rsplit(".", 1)[-1].startswith("test_")
+    }
