@@ -63,7 +63,7 @@ def producer_config(
 
 
 class KafkaPublisher:
-    """confluent-kafka adapter: a poll thread resolves one asyncio future per message."""
+    """confluent-kafka adapter: a poll thread resolves one asyncio future per call."""
 
     def __init__(
         self, bootstrap_servers: str, timeout_seconds: float, partitioner: str = CONSISTENT_RANDOM

@@ -2,6 +2,7 @@
 
 A webhook whose handler raises is rolled back to its savepoint alone; its log row records the
 attempt, and the caller retries it later or dead-letters it. The others in the batch commit.
+`apply_and_publish` is the one way the worker, retry-failed and replay apply a batch.
 """
 
 from __future__ import annotations
