@@ -96,11 +96,7 @@ def create_app(
             await publisher.publish(raw_topic, key, envelope.model_dump_json().encode())
         except PublishError as exc:
             metrics.requests.labels("zoom", "kafka_unavailable").inc()
-            return JSONResponse(
-                {"error": f"not stored, retry later: {exc}"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
+            return error_response(503, f"not stored, retry later: {exc}")
         metrics.publish_seconds.observe(time.perf_counter() - started)
         metrics.requests.labels("zoom", "accepted").inc()
         return JSONResponse({"status": "received", "webhook_id": envelope.webhook_id})

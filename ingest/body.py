@@ -25,6 +25,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 tells the sender to wait before trying again (Kafka or PostgreSQL unavailable)."""
+
+
 def error_response(status: int, message: str) -> JSONResponse:
-    """A refusal, always as `{"error": …}`."""
-    return JSONResponse({"error": message}, status_code=status)
+    """A refusal, always as `{"error": …}`; a 503 says when to retry (Retry-After)."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -151,11 +151,7 @@ def email_handler(
         try:
             await publisher.publish(topic, delivery.encode(), envelope.model_dump_json().encode())
         except PublishError as exc:
-            return JSONResponse(
-                {"error": f"not stored, retry later: {exc}"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
+            return error_response(503, f"not stored, retry later: {exc}")
         return JSONResponse({"status": "received", "delivery_id": delivery})
 
     return handle

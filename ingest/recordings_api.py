@@ -140,11 +140,7 @@ class RecordingApi:
             except ApiError as exc:
                 return exc.response()
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-                return JSONResponse(
-                    {"error": f"database unavailable, retry later: {exc}"},
-                    status_code=503,
-                    headers={"Retry-After": "5"},
-                )
+                return error_response(503, f"database unavailable, retry later: {exc}")
 
         return handle
 

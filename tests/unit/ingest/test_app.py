@@ -5,6 +5,8 @@ import httpx
 import pytest
 
 from ingest import InMemoryPublisher, create_app
+from ingest.body import error_response
+from ingest.recordings_api import ApiError
 from schemas import RawWebhookEnvelope
 from schemas.settings import Settings
 from tests.conftest import signed
@@ -149,3 +151,11 @@ async def test_metrics_count_requests_by_outcome(settings: Settings) -> None:
         in exposition
     )
     assert "zoomstream_ingest_publish_seconds_count 1.0" in exposition
+
+
+def test_every_503_says_when_to_retry_and_no_other_refusal_does() -> None:
+    """One error mapping: the recording API's 503s (its publisher or database down) carry the
+    Retry-After that ingest's webhook 503s always had."""
+    assert error_response(503, "not stored, retry later").headers["retry-after"] == "5"
+    assert ApiError(503, "not stored, retry later").response().headers["retry-after"] == "5"
+    assert "retry-after" not in error_response(404, "no such recording").headers
