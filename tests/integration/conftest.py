@@ -351,3 +351,25 @@ def wait_for(
             return rows
         time.sleep(0.3)
     raise AssertionError(f"timed out; last rows: {rows}")
+
+
+@pytest.fixture
+def running(pipeline: Pipeline, database_url: str) -> Pipeline:
+    """A pipeline running ingest and a worker, with the platform event of the sample meeting
+    (`zoom_webhooks.MEETING`) and a deleted one of the same meeting id."""
+    from tests.integration.zoom_webhooks import MEETING  # it imports this module
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings) VALUES ('Cardiology', %s, true)",
+            (MEETING,),
+        )
+        # a deleted event with the same meeting id never matches
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, deleted_at) VALUES ('Old', %s, now())",
+            (MEETING,),
+        )
+    pipeline.env["RETRY_BACKOFF_SECONDS"] = "[1, 1]"
+    pipeline.start_ingest()
+    pipeline.start_worker()
+    return pipeline

@@ -10,12 +10,10 @@ import pytest
 
 from schemas.topics import ZOOM_DEAD_LETTERS
 from tests.integration.conftest import Pipeline, messages_in_topic, wait_for
-from tests.integration.zoom_webhooks import MEETING, completed, post, running
+from tests.integration.zoom_webhooks import MEETING, completed, post
 from zoomstream.samples import dumps, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
-
-__all__ = ["running"]  # the fixture, shared with the recording tests
 
 
 def retry(pipeline: Pipeline) -> str:

@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
-import pytest
 
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline
@@ -70,21 +68,3 @@ async def send_all(url: str, bodies: list[bytes], concurrency: int) -> list[int]
                 ).status_code
 
         return list(await asyncio.gather(*(send(body) for body in bodies)))
-
-
-@pytest.fixture
-def running(pipeline: Pipeline, database_url: str) -> Pipeline:
-    with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO events (title, zoom_meeting_id, auto_publish_recordings) VALUES ('Cardiology', %s, true)",
-            (MEETING,),
-        )
-        # a deleted event with the same meeting id never matches
-        conn.execute(
-            "INSERT INTO events (title, zoom_meeting_id, deleted_at) VALUES ('Old', %s, now())",
-            (MEETING,),
-        )
-    pipeline.env["RETRY_BACKOFF_SECONDS"] = "[1, 1]"
-    pipeline.start_ingest()
-    pipeline.start_worker()
-    return pipeline
