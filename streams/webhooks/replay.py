@@ -4,7 +4,7 @@ tables, without the worker's dedup window and without duplicating anything.
 Reads `zoom.webhooks.raw` and `email.events.raw` from the offsets of T1 to those of T2 (Kafka's
 timestamps, which ingest sets when it accepts a request) with a consumer of its own that
 commits nothing. Each distinct delivery is applied once per replay by the worker's own code
-(`apply_items`, `apply_events`); every effect is an upsert by natural key, so replaying over
+(`apply_and_publish` with no publisher, `apply_events`); every effect is an upsert by natural key, so replaying over
 existing rows changes nothing and replaying into wiped tables rebuilds them. Derived topics are
 not published (their versions would not be those of the live stream).
 """
@@ -36,7 +36,7 @@ from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers
 
 BATCH = 2000
-"""Larger than the worker's: fewer recomputations of each occurrence, and no latency to keep."""
+"""Webhooks per transaction: the size of the worker's default batch (WORKER_BATCH_SIZE)."""
 
 
 @dataclass
