@@ -1,4 +1,5 @@
-"""Outbound email: one send request → one email_logs row → at most three SMTP attempts.
+"""Outbound email: one send request → one email_logs row → at most three SMTP attempts
+(`streams.runtime.attempts`, the policy webhooks follow too).
 
 Each step commits before the next begins, so a crash anywhere resumes from the row: a request
 seen again (redelivery, restart, replay) finds its row by `request_id` and is not sent again
@@ -26,10 +27,10 @@ from sinks import email as store
 from streams.email.message import SendFailure, build_message, classify, message_id, relay_message_id
 from streams.email.status import LIVE_STATUSES
 from streams.email.tracking import refresh_log
+from streams.runtime.attempts import MAX_ATTEMPTS, is_final, wait_after
 
 log = logging.getLogger(__name__)
 
-MAX_SEND_ATTEMPTS = 3
 SendResult = Literal["sent", "failed", "duplicate", "already-done"]
 
 
@@ -106,7 +107,7 @@ class EmailSender:
             return "already-done"
         message = build_message(request, self._domain)
         failure: SendFailure | None = None
-        for attempt in range(row["send_attempts"] + 1, MAX_SEND_ATTEMPTS + 1):
+        for attempt in range(row["send_attempts"] + 1, MAX_ATTEMPTS + 1):
             at = self._now()
             await in_transaction(
                 self._db, partial(store.record_attempt, log_id=row["id"], attempt=attempt, at=at)
@@ -118,7 +119,7 @@ class EmailSender:
             else:
                 await self._sent(row, response)
                 return "sent"
-            final = failure.permanent or attempt == MAX_SEND_ATTEMPTS
+            final = is_final(attempt, failure.permanent)
             await in_transaction(
                 self._db,
                 partial(self._failed, log_id=row["id"], failure=failure, at=at, final=final),
@@ -128,7 +129,7 @@ class EmailSender:
             )
             if final:
                 return "failed"
-            await asyncio.sleep(self._backoff[min(attempt, len(self._backoff)) - 1])
+            await asyncio.sleep(wait_after(attempt, self._backoff))
         # Every attempt was made before a crash, and none is known to have succeeded.
         failure = failure or SendFailure("no attempt left after a restart", "", True)
         await in_transaction(

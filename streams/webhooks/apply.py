@@ -27,14 +27,13 @@ from sinks import Database, WebhookLogRow, in_transaction, webhook_log
 from streams.attendance import Rule, apply_attendance, settle
 from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
 from streams.recordings.handler import refresh
+from streams.runtime.attempts import is_final
 from streams.runtime.delivery import Delivery
 from streams.webhooks.envelope import payload_json
 from streams.webhooks.outcome import Outcome, PermanentError
 from streams.webhooks.routing import route
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 3
 
 Handler = Callable[[AsyncConnection, ZoomEvent, datetime, datetime], Awaitable[Outcome]]
 
@@ -92,7 +91,7 @@ class Failure:
     """No later attempt can succeed: the data itself is wrong."""
 
     def is_final(self, attempt: int) -> bool:
-        return self.permanent or attempt >= MAX_ATTEMPTS
+        return is_final(attempt, self.permanent)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
 from schemas.retry import RetryRequest
+from streams.runtime.attempts import wait_after
 from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Failure, Item, ItemResult
@@ -41,7 +42,7 @@ class BatchOutcome:
 def retry_request(
     item: Item, failure: Failure, now: datetime, backoff: Sequence[float]
 ) -> RetryRequest:
-    delay = backoff[min(item.attempt, len(backoff)) - 1]
+    delay = wait_after(item.attempt, backoff)
     return RetryRequest(
         attempt=item.attempt + 1,
         not_before=now + timedelta(seconds=delay),

@@ -1,0 +1,24 @@
+"""The one attempt policy, for a webhook whose handling failed and an email whose send failed.
+
+Each gets `MAX_ATTEMPTS` attempts unless its failure is permanent (the data itself is wrong, or
+the relay refused the message for good). Before each later attempt it waits the configured time:
+`backoff[0]` before the 2nd, `backoff[1]` before the 3rd, the last wait again if there are more
+attempts than waits. Webhooks wait on the retry topic (the raw topic is never held); an email
+waits in place, since its send request is its own unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+MAX_ATTEMPTS = 3
+
+
+def is_final(attempt: int, permanent: bool = False) -> bool:
+    """True when no attempt follows a failed `attempt` (counted from 1)."""
+    return permanent or attempt >= MAX_ATTEMPTS
+
+
+def wait_after(attempt: int, backoff: Sequence[float]) -> float:
+    """Seconds to wait after a failed `attempt` before the next one."""
+    return backoff[min(attempt, len(backoff)) - 1]
