@@ -30,6 +30,8 @@ class WebhookLogRow:
     error_traceback: str
     attendance_records_created: int
     received_at: datetime
+    parked: bool = False
+    """Pending until its recording arrives (streams.recordings.handler)."""
 
 
 # The platform event is matched in the same statement by zoomstream_match_event (migration
@@ -40,11 +42,11 @@ UPSERT_SQL = """
 INSERT INTO zoom_webhook_logs AS l (
     webhook_id, event_type, event_timestamp, zoom_meeting_id, zoom_meeting_uuid, event_id,
     payload, headers, processing_status, processed_at, processing_attempts, last_attempt_at,
-    error_message, error_traceback, attendance_records_created, received_at
+    error_message, error_traceback, attendance_records_created, received_at, parked
 )
 SELECT
     %s, %s, %s, %s, %s, zoomstream_match_event(%s, %s),
-    %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s
+    %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s
 ON CONFLICT (webhook_id) DO UPDATE SET
     processing_status = EXCLUDED.processing_status,
     processed_at = EXCLUDED.processed_at,
@@ -53,6 +55,7 @@ ON CONFLICT (webhook_id) DO UPDATE SET
     error_message = EXCLUDED.error_message,
     error_traceback = EXCLUDED.error_traceback,
     attendance_records_created = EXCLUDED.attendance_records_created,
+    parked = EXCLUDED.parked,
     event_id = COALESCE(l.event_id, EXCLUDED.event_id),
     updated_at = now()
 WHERE l.processing_status IN ('pending', 'processing', 'failed')
@@ -76,6 +79,7 @@ _TYPES = {
     "received_at": "timestamptz",
     "processing_attempts": "integer",
     "attendance_records_created": "integer",
+    "parked": "boolean",
 }
 _COLUMNS = ", ".join(_FIELDS)
 # The same as UPSERT_SQL for many rows in one statement: the rows come in as one array per
@@ -131,16 +135,14 @@ async def failed_or_stuck(conn: AsyncConnection, stuck_before: datetime) -> list
         return await cur.fetchall()
 
 
-async def parked(
-    conn: AsyncConnection, meeting_uuid: str, marker: str
-) -> list[tuple[str, str, datetime]]:
-    """(webhook id, payload, event time) of the occurrence's webhooks parked with `marker`
-    (pending, their message starting with it), oldest first, locked until the transaction ends."""
+async def parked(conn: AsyncConnection, meeting_uuid: str) -> list[tuple[str, str, datetime]]:
+    """(webhook id, payload, event time) of the occurrence's parked webhooks (pending until its
+    recording arrives), oldest first, locked until the transaction ends."""
     cur = await conn.execute(
         "SELECT webhook_id, payload::text, event_timestamp FROM zoom_webhook_logs"
-        " WHERE zoom_meeting_uuid = %s AND processing_status = 'pending' AND error_message LIKE %s"
+        " WHERE zoom_meeting_uuid = %s AND parked AND processing_status = 'pending'"
         " ORDER BY event_timestamp, id FOR UPDATE",
-        (meeting_uuid, f"{marker}%"),
+        (meeting_uuid,),
     )
     return await cur.fetchall()
 
@@ -150,7 +152,7 @@ async def complete_parked(conn: AsyncConnection, webhook_ids: Sequence[str], now
     if webhook_ids:
         await conn.execute(
             "UPDATE zoom_webhook_logs SET processing_status = 'completed', processed_at = %s,"
-            " error_message = '', attendance_records_created = 0, updated_at = now()"
+            " parked = false, error_message = '', attendance_records_created = 0, updated_at = now()"
             " WHERE webhook_id = ANY(%s)",
             (now, list(webhook_ids)),
         )

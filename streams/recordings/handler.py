@@ -23,8 +23,6 @@ from streams.recordings.rules import (
 )
 from streams.webhooks.outcome import Outcome
 
-PARKED = "parked: waiting for recording"
-
 
 async def on_completed(
     conn: AsyncConnection, event: ZoomEvent, occurred_at: datetime, now: datetime
@@ -47,13 +45,14 @@ async def on_follow_up(
     conn: AsyncConnection, event: ZoomEvent, occurred_at: datetime, now: datetime
 ) -> Outcome:
     """transcript_completed, trashed, deleted, recovered: applied to the recording, or parked
-    until it arrives (defect 13): the log row stays `pending` and is completed when it lands."""
+    until it arrives (defect 13): the log row stays `pending`, marked `parked`, and is completed
+    when the recording lands."""
     uuid = occurrence_uuid(event)
     recording_id = await sink.find_recording(conn, uuid)
     if recording_id is None:
         if await sink.match_event(conn, event.meeting_id or "", uuid) is None:
             return Outcome("skipped", f"no event found for meeting {event.meeting_id}")
-        return Outcome("pending", f"{PARKED} {uuid}")
+        return Outcome("pending", f"parked: waiting for recording {uuid}", parked=True)
     changed = await _apply(conn, event, occurred_at, recording_id)
     return Outcome("completed", records_changed=changed, publish=frozenset({recording_id}))
 
@@ -72,7 +71,7 @@ async def _apply(
 async def _apply_parked(
     conn: AsyncConnection, meeting_uuid: str, recording_id: int, now: datetime
 ) -> int:
-    parked = await webhook_log.parked(conn, meeting_uuid, PARKED)
+    parked = await webhook_log.parked(conn, meeting_uuid)
     changed = 0
     for _webhook_id, payload, occurred_at in parked:
         changed += await _apply(conn, parse_zoom_event(payload.encode()), occurred_at, recording_id)

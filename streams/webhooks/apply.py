@@ -135,6 +135,7 @@ def log_row(
         error_traceback=trace[-5000:],
         attendance_records_created=outcome.records_changed if outcome else 0,
         received_at=envelope.received_at,
+        parked=outcome is not None and outcome.parked,
     )
 
 

@@ -15,6 +15,9 @@ class Outcome:
     records_changed: int = 0
     publish: frozenset[int] = field(default_factory=frozenset)
     """Recordings whose state changed and goes to zoom.recordings after the commit."""
+    parked: bool = False
+    """Pending until something else arrives (a recording webhook waiting for its recording):
+    the log row's `parked` column, which that arrival looks for."""
 
 
 class PermanentError(ValueError):

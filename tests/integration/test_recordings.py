@@ -79,9 +79,9 @@ def test_recording_lands_once_whatever_the_order_and_tokens(
     post(running, transcript(occurrence, 1_764_500_000_000))
     wait_for(
         database_url,
-        "SELECT processing_status, error_message FROM zoom_webhook_logs WHERE event_type = 'recording.transcript_completed'",
+        "SELECT processing_status, parked FROM zoom_webhook_logs WHERE event_type = 'recording.transcript_completed'",
         (),
-        lambda rows: bool(rows) and rows[0][0] == "pending",
+        lambda rows: bool(rows) and rows[0] == ("pending", True),
     )
     post(running, completed(occurrence, "tok-2", 1_764_499_000_000))
     post(
@@ -94,6 +94,8 @@ def test_recording_lands_once_whatever_the_order_and_tokens(
         lambda rows: rows[0][0] == 3,
     )
     assert rows[0][0] == 3
+    rows = wait_for(database_url, "SELECT count(*) FROM zoom_webhook_logs WHERE parked", (), bool)
+    assert rows == [(0,)]
     status, published, token, duration, title, files, kinds = state(database_url, occurrence)
     assert (status, published, token, duration, title, files) == (
         "available",
