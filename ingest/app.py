@@ -19,7 +19,7 @@ from ingest.envelope import build_envelope
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
 from ingest.openapi import document
 from ingest.publisher import Publisher, PublishError
-from ingest.recordings_api import RecordingApi
+from ingest.recording_api import recording_routes
 from ingest.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -53,7 +53,6 @@ def create_app(
 
     raw_topic = settings.topic(ZOOM_RAW)
     db = db or Database(settings.database_url)
-    recording_api = RecordingApi(settings, publisher, db, clock)
     openapi = document()
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 
@@ -136,7 +135,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
-            *recording_api.routes(),
+            *recording_routes(settings, publisher, db, clock),
             *dashboard_routes(settings, db),
         ],
         lifespan=lifespan,

@@ -6,7 +6,7 @@ import pytest
 
 from ingest import InMemoryPublisher, create_app
 from ingest.body import error_response
-from ingest.recordings_api import ApiError
+from ingest.recording_api import ApiError
 from schemas import RawWebhookEnvelope
 from schemas.settings import Settings
 from tests.conftest import signed

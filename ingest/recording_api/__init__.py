@@ -1,0 +1,51 @@
+"""The recording API (spec paths), served beside ingest. Reads PostgreSQL; views and progress go
+to Kafka (`recordings.view-events`) and are answered only once Kafka has them.
+
+By role: `attendee` and `organizer` hold the endpoints, `viewer` who asks and whether they may,
+`announce` what goes to Kafka, `rows` the rows a path names, `common` the refusal, the body reader
+and the transaction wrapper every endpoint runs in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.routing import Route
+
+from ingest.publisher import Publisher
+from ingest.recording_api.announce import Announcer
+from ingest.recording_api.attendee import AttendeeEndpoints
+from ingest.recording_api.common import ApiError, Endpoint, transactional
+from ingest.recording_api.organizer import OrganizerEndpoints
+from ingest.recording_api.viewer import Viewers
+from schemas.settings import Settings
+from sinks import Database
+
+__all__ = ["ApiError", "recording_routes"]
+
+
+def recording_routes(
+    settings: Settings,
+    publisher: Publisher,
+    db: Database,
+    clock: Callable[[], float] = time.time,
+) -> list[Route]:
+    secret = settings.platform_jwt_secret
+    viewers = Viewers(secret.get_secret_value() if secret else None)
+    announcer = Announcer(settings, publisher, clock)
+    attendee = AttendeeEndpoints(viewers, announcer, clock)
+    organizer = OrganizerEndpoints(viewers, announcer)
+
+    def route(path: str, endpoint: Endpoint, method: str) -> Route:
+        return Route(path, transactional(db, endpoint), methods=[method])
+
+    return [
+        route("/api/events/{uuid}/recordings/", attendee.event_list, "GET"),
+        route("/api/recordings/{uuid}/", attendee.detail, "GET"),
+        route("/api/recordings/{uuid}/", organizer.update, "PUT"),
+        route("/api/recordings/{uuid}/access/", attendee.access, "GET"),
+        route("/api/recordings/{uuid}/progress/", attendee.progress, "POST"),
+        route("/api/recordings/{uuid}/publish/", organizer.publish, "POST"),
+        route("/api/recordings/{uuid}/unpublish/", organizer.unpublish, "POST"),
+        route("/api/organizer/events/{uuid}/recordings/", organizer.event_list, "GET"),
+    ]

@@ -1,0 +1,106 @@
+"""The attendee's endpoints: an event's recordings, a recording's detail, its URLs (a view), and
+the progress beacon. Detail and lists never carry URLs, tokens or passwords; only access does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingest.access import decide
+from ingest.recording_api.announce import Announcer
+from ingest.recording_api.common import ApiError, json_response, read_model
+from ingest.recording_api.rows import path_event, path_recording, summary_fields
+from ingest.recording_api.viewer import Viewers, password_given, recording_facts, require
+from schemas.recording_api import (
+    Accepted,
+    FileAccess,
+    ProgressBeacon,
+    RecordingAccess,
+    RecordingDetail,
+    RecordingFileInfo,
+    RecordingSummary,
+)
+from sinks import recording_api as store
+
+
+def access_url(file: dict[str, Any]) -> str:
+    """The spec's choice of URL: our copy, else for video the player, else the download."""
+    if file["storage_url"]:
+        return str(file["storage_url"])
+    if file["file_type"] == "video":
+        return str(file["play_url"] or file["share_url"] or file["download_url"])
+    return str(file["download_url"] or file["share_url"])
+
+
+class AttendeeEndpoints:
+    def __init__(self, viewers: Viewers, announcer: Announcer, clock: Callable[[], float]) -> None:
+        self._viewers = viewers
+        self._announcer = announcer
+        self._clock = clock
+
+    async def event_list(self, request: Request, conn: AsyncConnection) -> Response:
+        """The event's published, available recordings, each saying whether the caller may watch."""
+        event = await path_event(request, conn)
+        viewer = await self._viewers.resolve(request, conn, event["id"], event["organizer_id"])
+        listed = []
+        for row in await store.event_recordings(conn, event["id"]):
+            if not (row["is_published"] and row["status"] == "available"):
+                continue
+            allowed = decide(recording_facts(row), viewer.caller, password_ok=True).allowed
+            listed.append(RecordingSummary(**summary_fields(row, allowed)))
+        return json_response([item.model_dump(mode="json") for item in listed])
+
+    async def detail(self, request: Request, conn: AsyncConnection) -> Response:
+        row = await path_recording(request, conn)
+        viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
+        require(decide(recording_facts(row), viewer.caller, password_ok=True))
+        files = [RecordingFileInfo(**f) for f in await store.files(conn, row["id"])]
+        detail = RecordingDetail(**summary_fields(row, True), files=files)
+        return json_response(detail.model_dump(mode="json"))
+
+    async def access(self, request: Request, conn: AsyncConnection) -> Response:
+        """The URLs, and the download token while it is valid; records a view."""
+        row = await path_recording(request, conn)
+        viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
+        require(decide(recording_facts(row), viewer.caller, password_given(request, row)))
+        if not viewer.caller.is_organizer:  # an organizer's preview is not a view
+            await self._announcer.view(row, viewer, "view", None)
+        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        expires = row["download_token_expires_at"]
+        token_valid = bool(row["download_token"]) and (expires is None or expires > now)
+        files = [
+            FileAccess(
+                uuid=f["uuid"],
+                file_type=f["file_type"],
+                recording_type=f["recording_type"],
+                url=access_url(f),
+            )
+            for f in await store.files(conn, row["id"])
+        ]
+        answer = RecordingAccess(
+            uuid=row["uuid"],
+            files=files,
+            share_url=row["share_url"],
+            zoom_password=row["zoom_password"],
+            download_token=row["download_token"] if token_valid else None,
+            download_token_expires_at=expires if token_valid else None,
+        )
+        return json_response(answer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+    async def progress(self, request: Request, conn: AsyncConnection) -> Response:
+        """202 once the beacon is in Kafka; progress is kept per registration."""
+        row = await path_recording(request, conn)
+        viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
+        beacon = await read_model(request, ProgressBeacon)
+        require(decide(recording_facts(row), viewer.caller, password_ok=True))
+        if viewer.registration_id is None:
+            if viewer.user_id is None:
+                raise ApiError(401, "sign in: progress is kept per registration")
+            raise ApiError(403, "progress is kept per registration, and you have none")
+        view_id = await self._announcer.view(row, viewer, "progress", beacon)
+        return json_response(Accepted(view_id=view_id).model_dump(mode="json"), status=202)
