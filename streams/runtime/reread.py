@@ -1,95 +1,50 @@
-"""Reading a range of a partition again, outside the consumer group (the gap repair's I/O)."""
+"""The gap repair: offsets the Faust consumer skipped, found and read again outside the group."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from streams.runtime.delivery import Delivery
 from streams.runtime.gaps import Gap, find_gaps
+from streams.runtime.ranges import Offsets, Range, RangeReader
 
 log = logging.getLogger(__name__)
 
 
 class PartitionReader:
-    """Reads offsets [start, end) of one partition; looks up a group's committed offsets."""
+    """The gap repair's reader: where the group resumes and where a partition ends (`Offsets`
+    of the group's id), and a range read again (`RangeReader`)."""
 
     def __init__(self, bootstrap_servers: str, group_id: str) -> None:
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
-        self._lookups: Consumer | None = None
+        self._lookups: Offsets | None = None
 
-    def _consumer(self, group_id: str) -> Consumer:
-        return Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "enable.partition.eof": True,
-            }
-        )
-
-    def _lookup(self) -> Consumer:
-        """One consumer of the group's id, kept for offset look-ups (the idle sweep asks every few
-        seconds). It never subscribes, so it never joins the group."""
+    def _offsets(self) -> Offsets:
         if self._lookups is None:
-            self._lookups = self._consumer(self._group_id)
+            self._lookups = Offsets(self._bootstrap, self._group_id, timeout=10)
         return self._lookups
 
     def start_offset(self, topic: str, partition: int) -> int:
-        """Where the group resumes a partition: its committed offset, else the log start."""
-        consumer = self._lookup()
-        [committed] = consumer.committed([TopicPartition(topic, partition)], timeout=10)
-        if committed.offset >= 0:
-            return int(committed.offset)
-        low, _high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        return int(low)
+        return self._offsets().resume(topic, partition)
 
     def end_offset(self, topic: str, partition: int) -> int:
-        """The partition's high watermark: the offset the next message will get."""
-        _low, high = self._lookup().get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=10, cached=False
-        )
-        return int(high)
+        return self._offsets().end(topic, partition)
 
     def read(
         self, topic: str, partition: int, start: int, end: int, timeout: float = 60.0
     ) -> list[Delivery]:
         """The messages at offsets [start, end). Raises KafkaException if they cannot be read."""
-        consumer = self._consumer(f"zoomstream-reread-{uuid.uuid4().hex}")
-        found: list[Delivery] = []
+        reader = RangeReader(self._bootstrap, [Range(topic, partition, start, end)])
         try:
-            consumer.assign(
-                [TopicPartition(topic, partition, start if start >= 0 else OFFSET_BEGINNING)]
-            )
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                message = consumer.poll(1.0)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(error)
-                offset = message.offset()
-                if offset is None or offset >= end:
-                    break
-                found.append(Delivery(topic, partition, offset, message.value() or b""))
-            else:
-                raise KafkaException(
-                    f"could not read {topic}[{partition}] {start}..{end} in {timeout} s"
-                )
+            return reader.read_all(timeout)
         finally:
-            consumer.close()
-        return found
+            reader.close()
 
 
 T = TypeVar("T")

@@ -2,8 +2,8 @@
 tables, without the worker's dedup window and without duplicating anything.
 
 Reads `zoom.webhooks.raw` and `email.events.raw` from the offsets of T1 to those of T2 (Kafka's
-timestamps, which ingest sets when it accepts a request) with a consumer of its own that
-commits nothing. Each distinct delivery is applied once per replay by the worker's own code
+timestamps, which ingest sets when it accepts a request) with `streams.runtime.ranges`, whose
+consumer commits nothing. Each distinct delivery is applied once per replay by the worker's own code
 (`apply_and_publish` with no publisher, `apply_events`); every effect is an upsert by natural key, so replaying over
 existing rows changes nothing and replaying into wiped tables rebuilds them. Derived topics are
 not published (their versions would not be those of the live stream).
@@ -12,16 +12,13 @@ not published (their versions would not be those of the live stream).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas import InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
@@ -33,6 +30,7 @@ from sinks import Database, in_transaction
 from streams.attendance import settle
 from streams.email.tracking import apply_events, normalise
 from streams.runtime.delivery import Delivery
+from streams.runtime.ranges import Offsets, RangeReader
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers
 
 BATCH = 2000
@@ -62,81 +60,6 @@ class ReplaySummary:
         ]
         lines += [f"  {kind:40} {count}" for kind, count in sorted(self.by_type.items())]
         return lines
-
-
-def offsets_between(
-    consumer: Consumer, topic: str, start: datetime, end: datetime, timeout: float = 30.0
-) -> list[tuple[TopicPartition, int]]:
-    """Per partition: where T1 begins, and the end offset (exclusive) of T2."""
-    metadata = consumer.list_topics(topic, timeout=timeout)
-    if topic not in metadata.topics:
-        return []
-    partitions = sorted(metadata.topics[topic].partitions)
-    at_start = consumer.offsets_for_times(
-        [TopicPartition(topic, p, int(start.timestamp() * 1000)) for p in partitions], timeout
-    )
-    at_end = consumer.offsets_for_times(
-        [TopicPartition(topic, p, int(end.timestamp() * 1000)) for p in partitions], timeout
-    )
-    ranges = []
-    for first, last in zip(at_start, at_end, strict=True):
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, first.partition), timeout)
-        begin = high if first.offset in (OFFSET_END, -1) else first.offset
-        stop = high if last.offset in (OFFSET_END, -1) else last.offset
-        if stop > begin:
-            ranges.append((TopicPartition(topic, first.partition, begin), stop))
-    return ranges
-
-
-class RangeReader:
-    """Reads the given ranges once, then reports that it is done."""
-
-    def __init__(self, bootstrap: str, ranges: Sequence[tuple[TopicPartition, int]]) -> None:
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"zoomstream-replay-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        self._ends = {(tp.topic, tp.partition): end for tp, end in ranges}
-        self._reading = threading.Lock()  # close() waits for a read still running in a thread
-        self._consumer.assign([tp for tp, _ in ranges])
-        self.total = sum(end - tp.offset for tp, end in ranges)
-
-    def read(self, limit: int) -> list[Delivery]:
-        with self._reading:
-            return self._read(limit)
-
-    def _read(self, limit: int) -> list[Delivery]:
-        found = []
-        for message in self._consumer.consume(limit, timeout=1.0):
-            if message.error() is not None:
-                raise RuntimeError(f"replay read failed: {message.error()}")
-            topic, partition = str(message.topic()), int(message.partition() or 0)
-            offset, value = int(message.offset() or 0), message.value() or b""
-            end = self._ends.get((topic, partition))
-            if end is None or offset >= end:
-                self._finish((topic, partition))
-                continue
-            found.append(Delivery(topic, partition, offset, value))
-            if offset + 1 >= end:
-                self._finish((topic, partition))
-        return found
-
-    def _finish(self, key: tuple[str, int]) -> None:
-        if self._ends.pop(key, None) is not None:
-            self._consumer.incremental_unassign([TopicPartition(*key)])
-
-    @property
-    def done(self) -> bool:
-        return not self._ends
-
-    def close(self) -> None:
-        with self._reading:
-            self._consumer.close()
 
 
 @dataclass
@@ -198,11 +121,11 @@ async def replay(
     summary = ReplaySummary()
     started = time.perf_counter()
     topics = [settings.topic(ZOOM_RAW)] + ([settings.topic(EMAIL_RAW)] if include_email else [])
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
+    offsets = Offsets(settings.kafka_bootstrap_servers)
     try:
-        ranges = [r for topic in topics for r in offsets_between(probe, topic, start, end)]
+        ranges = [r for topic in topics for r in offsets.between(topic, start, end)]
     finally:
-        probe.close()
+        offsets.close()
     reader = RangeReader(settings.kafka_bootstrap_servers, ranges)
     announce_total(reader.total)
     db = Database(settings.database_url)

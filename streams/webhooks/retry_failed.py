@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas import DeadLetter, InvalidZoomEvent, RawWebhookEnvelope, parse_zoom_event
@@ -28,6 +27,7 @@ from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
 from sinks import Database, webhook_log
 from streams.runtime.delivery import Delivery
+from streams.runtime.ranges import Offsets, RangeReader
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers, record_publisher
 
 BATCH = 200
@@ -120,36 +120,29 @@ class RetryRun:
 
     async def from_dead_letters(self) -> None:
         settings = self.settings
-        consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap_servers,
-                "group.id": f"{settings.topic_prefix}zoomstream-retry-failed",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
+        group = f"{settings.topic_prefix}zoomstream-retry-failed"
         topics = [settings.topic(ZOOM_DEAD_LETTERS), settings.topic(EMAIL_DEAD_LETTERS)]
+        offsets = Offsets(settings.kafka_bootstrap_servers, group)
         try:
-            ends = await asyncio.to_thread(_assign_to_end, consumer, topics)
+            ranges = await asyncio.to_thread(offsets.unread, topics)
+        finally:
+            offsets.close()
+        reader = RangeReader(settings.kafka_bootstrap_servers, ranges, group)
+        try:
             idle = 0
-            while ends and idle < 10:  # ten empty seconds: what is left is gone (retention)
-                messages = await asyncio.to_thread(consumer.consume, BATCH, 1.0)
-                idle = 0 if messages else idle + 1
+            while not reader.done and idle < 10:  # ten empty seconds: the rest is gone (retention)
+                deliveries = await asyncio.to_thread(reader.read, BATCH)
+                idle = 0 if deliveries else idle + 1
                 items = []
-                for message in messages:
-                    if message.error() is not None:
-                        continue
-                    key = (str(message.topic()), int(message.partition() or 0))
-                    if int(message.offset() or 0) + 1 >= ends.get(key, 0):
-                        ends.pop(key, None)
-                    found = await self.dead_letter(message.value() or b"")
+                for delivery in deliveries:
+                    found = await self.dead_letter(delivery.value)
                     if found is not None:
                         items.append(found)
                 await self.apply(items)
-                if messages:
-                    await asyncio.to_thread(consumer.commit, asynchronous=False)
+                if deliveries:
+                    await asyncio.to_thread(reader.commit)
         finally:
-            consumer.close()
+            reader.close()
 
     async def dead_letter(self, value: bytes) -> Item | None:
         try:
@@ -171,26 +164,6 @@ class RetryRun:
         if found is not None:
             self.summary.from_dead_letters += 1
         return found
-
-
-def _assign_to_end(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-    """Assign every partition from the group's position; return the end offsets to reach."""
-    ends: dict[tuple[str, int], int] = {}
-    partitions = []
-    for topic in topics:
-        metadata = consumer.list_topics(topic, timeout=30)
-        if topic not in metadata.topics:
-            continue
-        for partition in metadata.topics[topic].partitions:
-            tp = TopicPartition(topic, partition)
-            committed = consumer.committed([tp], timeout=30)[0].offset
-            low, high = consumer.get_watermark_offsets(tp, timeout=30)
-            start = committed if committed >= 0 else low
-            if high > start:
-                ends[(topic, partition)] = high
-                partitions.append(TopicPartition(topic, partition, start))
-    consumer.assign(partitions)
-    return ends
 
 
 async def retry_failed(
