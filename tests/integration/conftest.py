@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.settings import LOCAL_DATABASE_URL
 from tests.conftest import SECRET
+from tests.polling import TimedOut, poll
 from zoomstream.migrate import migrate
 from zoomstream.stack import KafkaBroker, LocalPostgres
 
@@ -180,14 +180,17 @@ class Pipeline:
 
     def start_ingest(self) -> None:
         self.start("ingest", "ingest", "--host", "127.0.0.1", "--port", str(self.port))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError(f"ingest did not start; log:\n{self.log('ingest')}")
+                return False  # not listening yet
+
+        try:
+            poll(healthy, what="ingest to answer /healthz", timeout=60, interval=0.2)
+        except TimedOut as exc:
+            raise AssertionError(f"ingest did not start; log:\n{self.log('ingest')}") from exc
 
     def start_worker(self) -> None:
         self.start("worker", "worker", "--loglevel", "info")
@@ -258,14 +261,19 @@ def count_rows(database_url: str, sql: str = "SELECT count(*) FROM zoom_webhook_
     return int(row[0])
 
 
-def wait_for_rows(database_url: str, expected: int, timeout: float = 120.0) -> int:
-    """Poll until `expected` rows exist (or time runs out); then return the count."""
-    deadline = time.monotonic() + timeout
-    count = count_rows(database_url)
-    while count < expected and time.monotonic() < deadline:
-        time.sleep(0.5)
-        count = count_rows(database_url)
-    return count
+def wait_for_rows(
+    database_url: str, expected: int, timeout: float = 120.0, interval: float = 0.5
+) -> int:
+    """Poll until `expected` webhook-log rows exist (or time runs out); then return the count,
+    for the caller to assert on."""
+    return poll(
+        lambda: count_rows(database_url),
+        until=lambda count: count >= expected,
+        what=f"{expected} rows in zoom_webhook_logs",
+        timeout=timeout,
+        interval=interval,
+        raise_on_timeout=False,
+    )
 
 
 def messages_in_topic(topic: str, bootstrap: str = BOOTSTRAP) -> int:
@@ -285,15 +293,23 @@ def messages_in_topic(topic: str, bootstrap: str = BOOTSTRAP) -> int:
 
 def watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
     """The partition's offsets, waiting out a leader election (a topic created a moment ago)."""
-    deadline = time.monotonic() + 15
-    while True:
+
+    def offsets() -> tuple[int, int] | KafkaException:
         try:
             low, high = consumer.get_watermark_offsets(partition, timeout=10)
-            return int(low), int(high)
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+        except KafkaException as exc:
+            return exc  # no leader yet; the last one shows if it never comes
+        return int(low), int(high)
+
+    found = poll(
+        offsets,
+        until=lambda result: not isinstance(result, KafkaException),
+        what=f"the offsets of {partition.topic} [{partition.partition}]",
+        timeout=15,
+        interval=0.2,
+    )
+    assert not isinstance(found, KafkaException)
+    return found
 
 
 def group_assignment(group: str, topic: str, bootstrap: str = BOOTSTRAP) -> list[set[int]]:
@@ -306,10 +322,6 @@ def group_assignment(group: str, topic: str, bootstrap: str = BOOTSTRAP) -> list
     ]
 
 
-class GroupNotSettled(AssertionError):
-    """A consumer group's assignment did not come to what a test waited for."""
-
-
 def wait_for_group(
     group: str,
     topic: str,
@@ -318,21 +330,25 @@ def wait_for_group(
     bootstrap: str = BOOTSTRAP,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[set[int]]:
-    """Poll the group's assignment of `topic` until `settled` says yes; fail after `timeout`,
-    or as soon as `meanwhile` (called on every poll, e.g. a process's check) fails."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll the group's assignment of `topic` until `settled` says yes; fail after `timeout`
+    (`TimedOut`), or as soon as `meanwhile` (called on every poll, e.g. a process's check) fails."""
+
+    def assignment() -> list[set[int]] | None:
         if meanwhile is not None:
             meanwhile()
         try:
-            members = group_assignment(group, topic, bootstrap)
+            return group_assignment(group, topic, bootstrap)
         except KafkaException:
-            members = None  # the group is being created or moved; ask again
-        if members is not None and settled(members):
-            return members
-        if time.monotonic() > deadline:
-            raise GroupNotSettled(f"group {group} did not settle in {timeout:.0f} s: {members}")
-        time.sleep(0.25)
+            return None  # the group is being created or moved; ask again
+
+    members = poll(
+        assignment,
+        until=lambda assigned: assigned is not None and settled(assigned),
+        what=f"group {group} to settle on {topic}",
+        timeout=timeout,
+    )
+    assert members is not None
+    return members
 
 
 def wait_for(
@@ -342,15 +358,15 @@ def wait_for(
     ok: Callable[[list[tuple[Any, ...]]], bool],
     timeout: float = 60,
 ) -> list[tuple[Any, ...]]:
-    deadline = time.monotonic() + timeout
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
+    """Poll `sql` until `ok(rows)`; those rows. Fails after `timeout` with the last rows."""
+
+    def fetch() -> list[tuple[Any, ...]]:
         with psycopg.connect(database_url) as conn:
-            rows = conn.execute(sql, params).fetchall()
-        if ok(rows):
-            return rows
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; last rows: {rows}")
+            return conn.execute(sql, params).fetchall()
+
+    return poll(
+        fetch, until=ok, what=f"rows of {sql!r} to pass the check", timeout=timeout, interval=0.3
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic
 from tests.integration.zoom_webhooks import OCCURRENCE, T0, WEBINAR, at, participant_event, send_all
+from tests.polling import poll
 from zoomstream.samples import dumps, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
@@ -104,15 +104,17 @@ def test_a_300_participant_webinar(
     answers = asyncio.run(send_all(pipeline.url, traffic, concurrency=24))
     assert answers.count(200) == len(traffic)
 
-    deadline = time.monotonic() + 180
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            done = conn.execute(
+        done = poll(
+            lambda: conn.execute(
                 "SELECT count(*) FROM zoom_webhook_logs WHERE processing_status = 'completed'"
-            ).fetchone()
-            if done == (len(bodies),):
-                break
-            time.sleep(0.5)
+            ).fetchone(),
+            until=lambda row: row == (len(bodies),),
+            what=f"{len(bodies)} webhooks completed",
+            timeout=180,
+            interval=0.5,
+            raise_on_timeout=False,
+        )
         assert done == (len(bodies),), done
         summaries = conn.execute(
             "SELECT count(*), count(registration_id), count(*) FILTER (WHERE attended) FROM attendance_summaries"

@@ -8,7 +8,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from tests.email_signing import (
     svix_headers,
 )
 from tests.integration.conftest import BOOTSTRAP, Pipeline, free_port
+from tests.polling import poll
 
 pytestmark = pytest.mark.integration
 DOMAIN = "zoomstream.local"
@@ -102,14 +103,6 @@ def publish(topic: str, requests: list[EmailSendRequest]) -> None:
 def rows(database_url: str, sql: str) -> list[dict[str, Any]]:
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
         return conn.execute(sql).fetchall()
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def by_recipient(database_url: str) -> dict[str, dict[str, Any]]:
@@ -192,11 +185,12 @@ def test_send_then_signed_provider_events(
     producer = Producer({"bootstrap.servers": BOOTSTRAP})
     producer.produce(f"{topic_prefix}{EMAIL_SEND}", key=b"x", value=b'{"subject": "no recipient"}')
     assert producer.flush(30) == 0
-    wait_until(
-        lambda: (
-            len(rows(database_url, "SELECT id FROM email_logs WHERE send_state <> 'pending'")) == 8
-        ),
-        "8 emails to be sent or failed",
+    poll(
+        lambda: len(rows(database_url, "SELECT id FROM email_logs WHERE send_state <> 'pending'")),
+        until=lambda done: done == 8,
+        what="8 emails to be sent or failed",
+        timeout=90,
+        interval=0.5,
     )
     logs = by_recipient(database_url)
     assert sorted(logs) == sorted(
@@ -319,7 +313,7 @@ def test_send_then_signed_provider_events(
     post("postmark", delivery, auth)
     post("postmark", delivery, auth)
 
-    def settled() -> bool:
+    def statuses() -> list[str]:
         current = by_recipient(database_url)
         return [
             current[k]["delivery_status"]
@@ -330,9 +324,15 @@ def test_send_then_signed_provider_events(
                 "complain@x.org#70",
                 "flaky@x.org#70",
             )
-        ] == ["clicked", "bounced", "bounced", "spam", "delivered"]
+        ]
 
-    wait_until(settled, "provider events to be applied")
+    poll(
+        statuses,
+        until=lambda found: found == ["clicked", "bounced", "bounced", "spam", "delivered"],
+        what="provider events to be applied",
+        timeout=90,
+        interval=0.5,
+    )
     time.sleep(2)  # let any redelivered batch land: nothing may change after this
     logs = by_recipient(database_url)
     opened = logs["ok@x.org#70"]

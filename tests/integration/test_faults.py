@@ -16,7 +16,6 @@ import pytest
 
 from tests.integration.conftest import (
     Pipeline,
-    count_rows,
     create_database,
     free_port,
     wait_for_rows,
@@ -50,9 +49,7 @@ def test_postgres_stopped_mid_stream(
     pipeline.start_ingest()
     pipeline.start_worker()
     with Sender(pipeline.url, bodies, seconds=FAULT_SECONDS * 2) as sender:
-        deadline = time.monotonic() + 60
-        while count_rows(database_url) < 20 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_rows(database_url, 20, timeout=60, interval=0.2)
         private_postgres.down()  # the worker's transactions fail; ingest goes on accepting
         try:
             time.sleep(FAULT_SECONDS)

@@ -30,6 +30,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from tests.integration.conftest import BOOTSTRAP, ROOT
+from tests.polling import poll
 
 pytestmark = pytest.mark.integration
 
@@ -154,11 +155,21 @@ def run_app(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
+
+    def handed() -> Seen:
+        seen = read_seen(out)
+        assert until(seen) or process.poll() is None, (tmp_path / f"{name}.log").read_text()[-4000:]
+        return seen
+
     try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not until(read_seen(out)):
-            assert process.poll() is None, (tmp_path / f"{name}.log").read_text()[-4000:]
-            time.sleep(0.3)
+        poll(
+            handed,
+            until=until,
+            what=f"the {name} run's agent to be handed its offsets",
+            timeout=timeout,
+            interval=0.3,
+            raise_on_timeout=False,
+        )
         time.sleep(4.0)  # Faust commits every 2.8 s
     finally:
         process.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline, messages_in_topic
+from tests.polling import poll
 from zoomstream.samples import meeting_object, zoom_event
 from zoomstream.stack import KafkaBroker
 
@@ -41,11 +42,14 @@ def test_kafka_stopped_means_503_never_200(
         assert ready.json()["checks"]["kafka"] is False
 
         broker.up()
-        deadline = time.monotonic() + 60
-        status = 0
-        while status != 200 and time.monotonic() < deadline:
-            status = client.post("/webhooks/zoom", content=body, headers=headers).status_code
-            time.sleep(0.5)
+        status = poll(
+            lambda: client.post("/webhooks/zoom", content=body, headers=headers).status_code,
+            until=lambda code: code == 200,
+            what="ingest to accept again",
+            timeout=60,
+            interval=0.5,
+            raise_on_timeout=False,
+        )
         assert status == 200, "ingest recovers once Kafka is back"
     # the accepted ones are in Kafka; a refused one may also be, and dedup absorbs that
     assert messages_in_topic(f"{topic_prefix}zoom.webhooks.raw", broker.bootstrap) >= 2

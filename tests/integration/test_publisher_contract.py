@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,6 +14,7 @@ from ingest.publisher import MURMUR2_RANDOM
 from schemas.settings import Settings
 from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RAW
 from tests.integration.conftest import BOOTSTRAP, free_port
+from tests.polling import poll
 from zoomstream.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -32,13 +32,22 @@ def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, byte
     )
     consumer.subscribe([topic])
     found: list[tuple[bytes | None, bytes]] = []
+
+    def read_one() -> int:
+        message = consumer.poll(1.0)
+        if message is not None and message.error() is None:
+            found.append((message.key(), message.value() or b""))
+        return len(found)
+
     try:
-        for _ in range(30):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                found.append((message.key(), message.value() or b""))
-                if len(found) == 2:
-                    break
+        poll(
+            read_one,
+            until=lambda read: read == 2,
+            what=f"2 messages on {topic}",
+            timeout=30,
+            interval=0,  # the consumer's poll waits
+            raise_on_timeout=False,
+        )
     finally:
         consumer.close()
     return found
@@ -126,12 +135,22 @@ async def test_record_topics_keep_the_partition_faust_gave_each_key() -> None:
     )
     consumer.subscribe([topic])
     found: dict[bytes | None, int | None] = {}
+
+    def read_one() -> int:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None and message.key() is not None:
+            found[message.key()] = message.partition()
+        return len(found)
+
     try:
-        deadline = time.monotonic() + 30
-        while len(found) < len(keys) and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None and message.key() is not None:
-                found[message.key()] = message.partition()
+        poll(
+            read_one,
+            until=lambda read: read >= len(keys),
+            what=f"{len(keys)} keys on {topic}",
+            timeout=30,
+            interval=0,  # the consumer's poll waits
+            raise_on_timeout=False,
+        )
     finally:
         consumer.close()
     expected = {key: (murmur2(key) & 0x7FFFFFFF) % 8 for key in keys}

@@ -21,6 +21,7 @@ from schemas.settings import Settings
 from schemas.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 from tests.conftest import SECRET
 from tests.integration.conftest import BOOTSTRAP, messages_in_topic
+from tests.polling import poll
 from zoomstream.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -339,17 +340,25 @@ def last_message(topic: str) -> dict[str, Any]:
     )
     consumer.subscribe([topic])
     found: list[tuple[int, dict[str, Any]]] = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def drained() -> bool:
+        """Read one message; whether the topic has gone quiet after some."""
         message = consumer.poll(1.0)
         if message is None:
-            if found:
-                break
-            continue
+            return bool(found)
         raw = message.value()
         if message.error() is None and raw is not None:
             value = json.loads(raw)
             found.append((value["version"], value))
+        return False
+
+    poll(
+        drained,
+        what=f"the messages on {topic}",
+        timeout=15,
+        interval=0,  # the consumer's poll waits
+        raise_on_timeout=False,
+    )
     consumer.close()
     assert found
     return max(found, key=lambda pair: pair[0])[1]

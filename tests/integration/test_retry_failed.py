@@ -3,14 +3,13 @@ are driven through again once the cause is gone, each by its event type."""
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import pytest
 
 from schemas.topics import ZOOM_DEAD_LETTERS
 from tests.integration.conftest import Pipeline, messages_in_topic, wait_for
 from tests.integration.zoom_webhooks import MEETING, completed, post
+from tests.polling import poll
 from zoomstream.samples import dumps, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
@@ -37,9 +36,14 @@ def test_failed_and_stuck_webhooks_are_driven_again(
         timeout=90,
     )
     dead = f"{topic_prefix}{ZOOM_DEAD_LETTERS}"
-    deadline = time.monotonic() + 30
-    while messages_in_topic(dead) < 1 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    poll(
+        lambda: messages_in_topic(dead),
+        until=lambda letters: letters >= 1,
+        what=f"a dead letter on {dead}",
+        timeout=30,
+        interval=0.5,
+        raise_on_timeout=False,
+    )
     assert messages_in_topic(dead) == 1
     running.stop_all()
 

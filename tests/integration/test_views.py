@@ -14,6 +14,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.integration.conftest import Pipeline
+from tests.polling import poll
 
 pytestmark = pytest.mark.integration
 JWT_SECRET = "platform-jwt-secret-for-the-view-tests-0123456789abcdef"
@@ -135,17 +136,22 @@ def test_ten_thousand_beacons_with_retries_and_a_worker_restart(
     expected_watch = (
         len(HONEST) * ROUNDS * CLAIM + len(PARTIAL) * 15 * CLAIM + len(SEEKERS) * 4 * CLAIM
     )
-    deadline = time.monotonic() + 180
-    total = 0.0
-    while time.monotonic() < deadline:
+
+    def watched() -> float:
         with psycopg.connect(database_url) as probe:
             row = probe.execute(
                 "SELECT COALESCE(sum(watch_seconds_exact), 0) FROM recording_views"
             ).fetchone()
-        total = float(row[0]) if row else 0.0
-        if total >= expected_watch:
-            break
-        time.sleep(1)
+        return float(row[0]) if row else 0.0
+
+    poll(
+        watched,
+        until=lambda total: total >= expected_watch,
+        what=f"{expected_watch} s of watched time",
+        timeout=180,
+        interval=1,
+        raise_on_timeout=False,
+    )
     time.sleep(3)  # anything still in flight would show as a surplus now
     with psycopg.connect(database_url, row_factory=dict_row) as reader:
         views = reader.execute(

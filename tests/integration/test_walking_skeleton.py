@@ -16,6 +16,7 @@ from ingest import delivery_id
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline, count_rows, messages_in_topic, wait_for_rows
 from tests.integration.zoom_webhooks import send_all
+from tests.polling import poll
 from zoomstream.samples import dumps, meeting_burst
 
 pytestmark = pytest.mark.integration
@@ -72,15 +73,22 @@ def test_thousand_webhooks_with_redeliveries_give_exactly_the_distinct_rows(
     assert handled == 800
     # Consumer lag per partition of the raw topic: all 8 exported, and 0 once committed.
     raw_lag = f'topic="{topic_prefix}zoom.webhooks.raw"'
-    lags: list[float] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (len(lags) != 8 or sum(lags) != 0):
-        time.sleep(1)
-        lags = [
+
+    def raw_lags() -> list[float]:
+        return [
             float(line.rsplit(" ", 1)[1])
             for line in httpx.get(pipeline.worker_metrics_url, timeout=10).text.splitlines()
             if line.startswith("zoomstream_worker_consumer_lag{") and raw_lag in line
         ]
+
+    lags = poll(
+        raw_lags,
+        until=lambda found: len(found) == 8 and sum(found) == 0,
+        what="a lag of 0 on each of the raw topic's 8 partitions",
+        timeout=30,
+        interval=1,
+        raise_on_timeout=False,
+    )
     assert (len(lags), sum(lags)) == (8, 0), lags
     ingest_metrics = httpx.get(f"{pipeline.url}/metrics", timeout=10).text
     assert (
@@ -129,9 +137,7 @@ def test_worker_killed_mid_stream_still_gives_one_row_per_delivery(
     pipeline.start_ingest()
     pipeline.start_worker()
     assert asyncio.run(send_all(pipeline.url, first, concurrency=16)).count(200) == 600
-    deadline = time.monotonic() + 120
-    while count_rows(database_url) < 150 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_rows(database_url, 150, timeout=120, interval=0.05)  # then at once:
     pipeline.kill("worker")  # kill -9 while batches are in flight
     landed_before_restart = count_rows(database_url)
     assert landed_before_restart > 0

@@ -24,7 +24,6 @@ from tests.conftest import SECRET
 from tests.integration.conftest import (
     BOOTSTRAP,
     ROOT,
-    GroupNotSettled,
     Pipeline,
     count_rows,
     free_port,
@@ -38,6 +37,7 @@ from tests.integration.faults import (
     same_as_clean_run,
     traffic,
 )
+from tests.polling import TimedOut, poll
 from zoomstream.samples import sign
 
 pytestmark = pytest.mark.integration
@@ -99,7 +99,7 @@ def after_session_expiry(
     """Wait until the group has dropped a worker that went silent: a session's time."""
     try:
         settle(pipeline, settled, *running, timeout=SESSION_SECONDS * 4)
-    except GroupNotSettled as exc:
+    except TimedOut as exc:
         raise AssertionError(
             f"{exc}: the silent worker kept its partitions; does Faust get "
             "WORKER_SESSION_TIMEOUT_SECONDS (as broker_session_timeout)?"
@@ -111,13 +111,18 @@ def rows_landed_while_running(
 ) -> None:
     """Every expected row lands, and the worker `running` stays up meanwhile (fails at once,
     with its log, when it exits)."""
-    deadline = time.monotonic() + timeout
-    while count_rows(database_url) < expected:
+
+    def rows_while_running() -> int:
         pipeline.assert_running(running)
-        assert time.monotonic() < deadline, (
-            f"{count_rows(database_url)} of {expected} rows after {timeout:.0f} s"
-        )
-        time.sleep(0.5)
+        return count_rows(database_url)
+
+    poll(
+        rows_while_running,
+        until=lambda count: count >= expected,
+        what=f"{expected} rows in zoom_webhook_logs, {running} running",
+        timeout=timeout,
+        interval=0.5,
+    )
     assert count_rows(database_url) == expected
 
 
@@ -135,16 +140,17 @@ def wait_until_applying(
     pipeline: Pipeline, name: str, metrics_url: str, timeout: float = 60.0
 ) -> None:
     """Wait until the worker `name` has handled a webhook (while it runs)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def applied() -> float:
         pipeline.assert_running(name)
         try:
-            if events_applied(metrics_url) > 0:
-                return
+            return events_applied(metrics_url)
         except httpx.HTTPError:
-            pass  # not serving yet
-        assert time.monotonic() < deadline, f"{name} applied no webhook in {timeout:.0f} s"
-        time.sleep(0.25)
+            return 0.0  # not serving yet
+
+    poll(
+        applied, until=lambda events: events > 0, what=f"{name} to apply a webhook", timeout=timeout
+    )
 
 
 def test_worker_stopped_past_its_session_then_resumed(
@@ -235,15 +241,23 @@ def wait_for_output(
     path: Path, pattern: str, process: subprocess.Popen[bytes], timeout: float
 ) -> re.Match[str]:
     """The first match of `pattern` in what `process` wrote to `path`, waiting for it."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def output() -> str:
         text = path.read_text(errors="replace")
-        found = re.search(pattern, text)
-        if found:
-            return found
-        assert process.poll() is None, f"`zoomstream up` exited with {process.returncode}:\n{text}"
-        assert time.monotonic() < deadline, f"no {pattern!r} within {timeout:.0f} s:\n{text}"
-        time.sleep(0.25)
+        assert re.search(pattern, text) or process.poll() is None, (
+            f"`zoomstream up` exited with {process.returncode}:\n{text}"
+        )
+        return text
+
+    text = poll(
+        output,
+        until=lambda written: re.search(pattern, written),
+        what=f"{pattern!r} in the output of `zoomstream up`",
+        timeout=timeout,
+    )
+    found = re.search(pattern, text)
+    assert found
+    return found
 
 
 def test_up_starts_again_a_worker_that_was_killed(

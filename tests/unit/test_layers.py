@@ -1,11 +1,13 @@
 """What each package may import (README, "Architecture"): the command layer (`zoomstream`) sits on
 top and nothing below imports it; `schemas` is the ground floor (models, settings, topic names)
 and imports nothing else of ours; every SQL statement is sent from `sinks`. And the tests' own
-layout: every integration file marked, no test module borrowing another's helpers."""
+layout: every integration file marked, no test module borrowing another's helpers, and every wait
+going through tests/polling.py."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +115,33 @@ def _test_imports(path: Path) -> set[str]:
         and node.module.startswith("tests.")
         and node.module.rsplit(".", 1)[-1].startswith("test_")
     }
+
+
+DEADLINE = re.compile(r"monotonic\(\)\s*\+")
+"""A deadline computed by hand (the monotonic clock plus a timeout): a polling loop begins."""
+
+
+def deadlines(path: Path) -> list[int]:
+    """Lines of `path` that compute a deadline."""
+    return [n for n, line in enumerate(path.read_text().splitlines(), 1) if DEADLINE.search(line)]
+
+
+def test_every_wait_of_the_tests_goes_through_the_polling_helper() -> None:
+    """One way to wait (tests/polling.py's `poll`): each wait says what it waits for, and fails
+    with what it saw last."""
+    helper = ROOT / "tests" / "polling.py"
+    hand_written = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path != helper
+        for line in deadlines(path)
+    ]
+    assert hand_written == []
+
+
+def test_the_rule_sees_a_hand_written_deadline(tmp_path: Path) -> None:
+    module = tmp_path / "waits.py"
+    by_hand = "end = time.monotonic()" + " + 30"  # spelled apart: this file obeys the rule too
+    module.write_text(f"import time\n\n{by_hand}\nstarted = time.monotonic()\n")
+    assert deadlines(module) == [3]
+    assert deadlines(ROOT / "tests" / "polling.py") != []  # the helper itself is seen, and spared

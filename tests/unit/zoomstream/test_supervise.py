@@ -1,6 +1,6 @@
-import time
 from pathlib import Path
 
+from tests.polling import poll
 from zoomstream.supervise import (
     FIRST_DELAY_SECONDS,
     MAX_DELAY_SECONDS,
@@ -35,10 +35,13 @@ def test_a_process_that_exits_is_started_again_with_a_log_line(tmp_path: Path) -
     log = tmp_path / "help.log"
     supervisor.start("help", ["--help"], log)  # prints the usage and exits 0
     try:
-        deadline = time.monotonic() + 30
-        while not any("started again" in line for line in said):
-            assert time.monotonic() < deadline, said
-            time.sleep(0.05)
+        poll(
+            lambda: list(said),
+            until=lambda lines: any("started again" in line for line in lines),
+            what="the supervisor to start `help` again",
+            timeout=30,
+            interval=0.05,
+        )
     finally:
         supervisor.stop()
     assert said[0].startswith("help started (pid ")
