@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas._types import RawBytes
+from schemas.columns import ErrorText, Traceback
 
 
 class DeadLetter(BaseModel):
@@ -19,7 +20,7 @@ class DeadLetter(BaseModel):
     partition: int
     offset: int
     value: RawBytes = Field(description="The original message value, byte for byte, base64.")
-    error: str = Field(description="What was wrong, one line.")
-    traceback: str = ""
+    error: ErrorText = Field(description="What was wrong, one line (1,000 characters at most).")
+    traceback: Traceback = ""
     attempts: int = 1
     failed_at: datetime

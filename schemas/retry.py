@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas._types import RawBytes
+from schemas.columns import ErrorText
 
 
 class RetryRequest(BaseModel):
@@ -19,4 +20,4 @@ class RetryRequest(BaseModel):
     partition: int
     offset: int
     envelope: RawBytes = Field(description="The original message value (a raw webhook envelope)")
-    last_error: str
+    last_error: ErrorText

@@ -2,11 +2,9 @@
 
 from sinks import recordings, webhook_log
 from sinks.postgres import Database, database_reachable, in_transaction
-from sinks.webhook_log import WebhookLogRow
 
 __all__ = [
     "Database",
-    "WebhookLogRow",
     "database_reachable",
     "in_transaction",
     "recordings",

@@ -7,12 +7,14 @@ whole occurrences or some of their people; nothing reads an occurrence whole unl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
+
+from schemas.rows import MeetingRow
 
 UPSERT_MEETING = """
 INSERT INTO zoom_meetings AS m (zoom_meeting_uuid, zoom_meeting_id, event_id, topic, is_webinar,
@@ -34,12 +36,16 @@ ON CONFLICT (zoom_meeting_uuid) DO UPDATE SET
 """
 
 
-async def upsert_meetings(conn: AsyncConnection, meetings: Sequence[dict[str, Any]]) -> None:
+_MEETING_FIELDS = tuple(f.name for f in fields(MeetingRow))
+
+
+async def upsert_meetings(conn: AsyncConnection, meetings: Sequence[MeetingRow]) -> None:
     """Record what events say of their occurrences (times combine: earliest start and join,
     latest end and leave); in the order given, which should be the occurrences' order."""
     if meetings:
+        params = [{name: getattr(row, name) for name in _MEETING_FIELDS} for row in meetings]
         async with conn.cursor() as cur:
-            await cur.executemany(UPSERT_MEETING, meetings)
+            await cur.executemany(UPSERT_MEETING, params)
 
 
 FACT_COLUMNS = (

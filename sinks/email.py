@@ -103,7 +103,7 @@ async def record_failed(
         "UPDATE email_logs SET send_error = %s, error_code = %s, updated_at = now(),"
         " send_state = CASE WHEN %s THEN 'failed' ELSE send_state END,"
         " failed_at = CASE WHEN %s THEN %s ELSE failed_at END WHERE id = %s",
-        (error, code[:50], final, final, at, log_id),
+        (error, code, final, final, at, log_id),
     )
 
 

@@ -9,50 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from schemas.recording import RecordingFileState, RecordingState
-
-Lifecycle = Literal["active", "trashed", "deleted"]
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    zoom_file_id: str
-    file_type: str
-    zoom_file_type: str
-    recording_type: str
-    file_name: str
-    file_extension: str
-    file_size_bytes: int
-    download_url: str
-    play_url: str
-    processing_status: str
-    recording_start: datetime | None
-    recording_end: datetime | None
-    source_event_at: datetime
-
-
-@dataclass(frozen=True)
-class RecordingRecord:
-    zoom_recording_id: str
-    zoom_meeting_id: str
-    zoom_meeting_uuid: str
-    topic: str
-    recording_start: datetime
-    recording_end: datetime
-    duration_seconds: int
-    total_size_bytes: int
-    zoom_password: str
-    share_url: str
-    host_email: str
-    download_token: str
-    download_token_expires_at: datetime | None
-    source_event_at: datetime
-    files: tuple[FileRecord, ...]
+from schemas.rows import FileRecord, Lifecycle, RecordingRecord
 
 
 @dataclass(frozen=True)

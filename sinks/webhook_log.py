@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-
-@dataclass(frozen=True)
-class WebhookLogRow:
-    """A zoom_webhook_logs row. `payload` and `headers` are JSON text, cast to jsonb on insert."""
-
-    webhook_id: str
-    event_type: str
-    event_timestamp: datetime
-    zoom_meeting_id: str
-    zoom_meeting_uuid: str
-    payload: str
-    headers: str
-    processing_status: str
-    processed_at: datetime | None
-    processing_attempts: int
-    last_attempt_at: datetime | None
-    error_message: str
-    error_traceback: str
-    attendance_records_created: int
-    received_at: datetime
-    parked: bool = False
-    """Pending until its recording arrives (streams.recordings.handler)."""
-
+from schemas.rows import WebhookLogRow
 
 # The platform event is matched in the same statement by zoomstream_match_event (migration
 # 0002): not deleted, and for a recurring meeting id the event the occurrence was matched to.

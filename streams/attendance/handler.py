@@ -23,6 +23,8 @@ from psycopg import AsyncConnection
 
 from schemas import ZoomEvent
 from schemas.attendance import AttendanceRecord
+from schemas.columns import clip
+from schemas.rows import MeetingRow
 from sinks import attendance as sink
 from streams.attendance.plan import Plan, Stored, plan_people, records
 from streams.attendance.rules import (
@@ -59,41 +61,43 @@ class Applied:
     """The summaries that changed, for zoom.attendance after the commit."""
 
 
-def _meeting(event: ZoomEvent, fact: Fact | None) -> dict[str, Any]:
+def _meeting(event: ZoomEvent, fact: Fact | None) -> MeetingRow:
     uuid = event.meeting_uuid
     if not uuid:
         raise AttendanceEventError(f"{event.event} without payload.object.uuid")
     obj = event.meeting
     bounds = Bounds(None, None, None, None).with_facts([fact] if fact else [])
-    return {
-        "uuid": uuid[:100],
-        "meeting_id": (obj.id or "")[:20],
-        "topic": (obj.topic or "")[:300],
-        "is_webinar": event.event.startswith("webinar."),
-        "start_time": obj.start_time,
-        "end_time": obj.end_time if event.event.endswith(".ended") else None,
-        "first_join": bounds.first_join,
-        "last_leave": bounds.last_leave,
-    }
+    return clip(
+        MeetingRow(
+            uuid=uuid,
+            meeting_id=obj.id or "",
+            topic=obj.topic or "",
+            is_webinar=event.event.startswith("webinar."),
+            start_time=obj.start_time,
+            end_time=obj.end_time if event.event.endswith(".ended") else None,
+            first_join=bounds.first_join,
+            last_leave=bounds.last_leave,
+        )
+    )
 
 
-def _combined(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _combined(rows: Sequence[MeetingRow]) -> MeetingRow:
     """What several events say of one occurrence, as one row (combined as the upsert does)."""
 
     def pick(name: str, choose: Any) -> Any:
-        values = [row[name] for row in rows if row[name] is not None]
+        values = [getattr(row, name) for row in rows if getattr(row, name) is not None]
         return choose(values) if values else None
 
-    return {
-        "uuid": rows[0]["uuid"],
-        "meeting_id": next((row["meeting_id"] for row in rows if row["meeting_id"]), ""),
-        "topic": max(row["topic"] for row in rows),
-        "is_webinar": any(row["is_webinar"] for row in rows),
-        "start_time": pick("start_time", min),
-        "end_time": pick("end_time", max),
-        "first_join": pick("first_join", min),
-        "last_leave": pick("last_leave", max),
-    }
+    return MeetingRow(
+        uuid=rows[0].uuid,
+        meeting_id=next((row.meeting_id for row in rows if row.meeting_id), ""),
+        topic=max(row.topic for row in rows),
+        is_webinar=any(row.is_webinar for row in rows),
+        start_time=pick("start_time", min),
+        end_time=pick("end_time", max),
+        first_join=pick("first_join", min),
+        last_leave=pick("last_leave", max),
+    )
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
@@ -108,24 +112,24 @@ async def apply_attendance(
     An event that names no occurrence or no participant gets its error and changes nothing; the
     others are applied. A fact twice among `events` counts as new for its first event only.
     """
-    prepared: list[tuple[dict[str, Any], Fact | None] | AttendanceEventError] = []
+    prepared: list[tuple[MeetingRow, Fact | None] | AttendanceEventError] = []
     for event in events:
         try:
             fact = to_fact(event) if event.event in PARTICIPANT_EVENTS else None
             prepared.append((_meeting(event, fact), fact))
         except AttendanceEventError as exc:
             prepared.append(exc)
-    said: dict[str, list[dict[str, Any]]] = {}
+    said: dict[str, list[MeetingRow]] = {}
     met: set[str] = set()
     for entry in prepared:
         if not isinstance(entry, Exception):
-            said.setdefault(entry[0]["uuid"], []).append(entry[0])
+            said.setdefault(entry[0].uuid, []).append(entry[0])
             if entry[1] is None:
-                met.add(entry[0]["uuid"])
+                met.add(entry[0].uuid)
     uuids = sorted(said)  # one lock order for every writer
     await sink.upsert_meetings(conn, [_combined(said[uuid]) for uuid in uuids])
     stored = [
-        (meeting["uuid"], fact.key, _fact_row(fact))
+        (meeting.uuid, fact.key, _fact_row(fact))
         for meeting, fact in (entry for entry in prepared if not isinstance(entry, Exception))
         if fact is not None
     ]
@@ -137,11 +141,11 @@ async def apply_attendance(
             outcomes.append(entry)
             continue
         meeting, fact = entry
-        key = None if fact is None else (meeting["uuid"], fact.key)
+        key = None if fact is None else (meeting.uuid, fact.key)
         created = key in new
         new.discard(key)  # the fact's later copies are not new
         if created and fact is not None:
-            new_facts.setdefault(meeting["uuid"], []).append(fact)
+            new_facts.setdefault(meeting.uuid, []).append(fact)
         outcomes.append(Outcome("completed", records_changed=int(created)))
     found = await update_people(conn, uuids, new_facts, met, now, rule)
     return Applied(outcomes, found)

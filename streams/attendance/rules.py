@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from schemas import ZoomEvent
+from schemas.columns import Email, PersonName, ZoomId, clip
 from streams.webhooks.outcome import PermanentError
 
 FactKind = Literal["joined", "left", "waiting"]
@@ -39,16 +40,16 @@ class Fact:
     """One participant webhook, reduced to what attendance needs."""
 
     kind: FactKind
-    session_id: str
+    session_id: ZoomId
     """Zoom's id of this session: participant_uuid, else user_id (both change on rejoin)."""
     at: datetime
     """join_time for joins, leave_time for lefts, date_time for waiting."""
     join_time: datetime | None
-    registrant_id: str | None
-    email: str | None
-    zoom_user_id: str | None
-    customer_key: str | None
-    name: str
+    registrant_id: ZoomId | None
+    email: Email | None
+    zoom_user_id: ZoomId | None
+    customer_key: ZoomId | None
+    name: PersonName
     leave_reason: str | None
 
     @property
@@ -148,17 +149,19 @@ def to_fact(event: ZoomEvent) -> Fact:
     at = at or person.join_time or event.event_ts
     if at is None:
         raise AttendanceEventError(f"{event.event} without a time")
-    return Fact(
-        kind=kind,
-        session_id=session_id,
-        at=at,
-        join_time=person.join_time,
-        registrant_id=person.registrant_id,
-        email=person.email.lower() if person.email else None,
-        zoom_user_id=person.participant_user_id or person.id,
-        customer_key=person.customer_key,
-        name=person.user_name or "",
-        leave_reason=person.leave_reason,
+    return clip(
+        Fact(
+            kind=kind,
+            session_id=session_id,
+            at=at,
+            join_time=person.join_time,
+            registrant_id=person.registrant_id,
+            email=person.email.lower() if person.email else None,
+            zoom_user_id=person.participant_user_id or person.id,
+            customer_key=person.customer_key,
+            name=person.user_name or "",
+            leave_reason=person.leave_reason,
+        )
     )
 
 

@@ -9,6 +9,7 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
+from schemas.columns import ErrorCode, clip
 from schemas.email_send import EmailSendRequest
 
 
@@ -50,11 +51,15 @@ class SendFailure:
     """A failed attempt: `permanent` failures (5xx) are not tried again."""
 
     error: str
-    code: str
+    code: ErrorCode
     permanent: bool
 
 
 def classify(exc: Exception) -> SendFailure:
+    return clip(_classify(exc))
+
+
+def _classify(exc: Exception) -> SendFailure:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from schemas import RecordingFile, ZoomEvent
-from sinks.recordings import FileRecord, Lifecycle, RecordingRecord
+from schemas.columns import clip
+from schemas.rows import FileRecord, Lifecycle, RecordingRecord
 from streams.webhooks.outcome import PermanentError
 
 KNOWN_FILE_TYPES = {
@@ -46,26 +47,28 @@ class RecordingEventError(PermanentError):
 def file_type(zoom_type: str | None) -> str:
     if zoom_type is None:
         return "unknown"
-    return KNOWN_FILE_TYPES.get(zoom_type.upper(), zoom_type.lower()[:20])
+    return KNOWN_FILE_TYPES.get(zoom_type.upper(), zoom_type.lower())
 
 
 def to_file(file: RecordingFile, occurred_at: datetime) -> FileRecord:
     if not file.id:
         raise RecordingEventError("a recording file without an id")
-    return FileRecord(
-        zoom_file_id=file.id[:100],
-        file_type=file_type(file.file_type),
-        zoom_file_type=(file.file_type or "")[:20],
-        recording_type=(file.recording_type or "")[:50],
-        file_name=(file.file_name or "")[:255],
-        file_extension=(file.file_extension or "")[:10],
-        file_size_bytes=file.file_size or 0,
-        download_url=file.download_url or "",
-        play_url=file.play_url or "",
-        processing_status=(file.status or "completed")[:20],
-        recording_start=file.recording_start,
-        recording_end=file.recording_end,
-        source_event_at=occurred_at,
+    return clip(
+        FileRecord(
+            zoom_file_id=file.id,
+            file_type=file_type(file.file_type),
+            zoom_file_type=file.file_type or "",
+            recording_type=file.recording_type or "",
+            file_name=file.file_name or "",
+            file_extension=file.file_extension or "",
+            file_size_bytes=file.file_size or 0,
+            download_url=file.download_url or "",
+            play_url=file.play_url or "",
+            processing_status=file.status or "completed",
+            recording_start=file.recording_start,
+            recording_end=file.recording_end,
+            source_event_at=occurred_at,
+        )
     )
 
 
@@ -86,24 +89,26 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
     start = min(starts) if starts else (obj.start_time or occurred_at)
     end = max(ends) if ends else start + timedelta(minutes=obj.duration or 0)
     token = event.download_token or ""
-    return RecordingRecord(
-        zoom_recording_id=uuid[:100],
-        zoom_meeting_id=(obj.id or "")[:20],
-        zoom_meeting_uuid=uuid[:100],
-        topic=(obj.topic or "")[:300],
-        recording_start=start,
-        recording_end=max(end, start),
-        duration_seconds=max(0, int((end - start).total_seconds())),
-        total_size_bytes=obj.total_size
-        if obj.total_size is not None
-        else sum(f.file_size_bytes for f in files),
-        zoom_password=(obj.password or "")[:50],
-        share_url=obj.share_url or "",
-        host_email=obj.host_email or "",
-        download_token=token,
-        download_token_expires_at=occurred_at + DOWNLOAD_TOKEN_LIFETIME if token else None,
-        source_event_at=occurred_at,
-        files=files,
+    return clip(
+        RecordingRecord(
+            zoom_recording_id=uuid,
+            zoom_meeting_id=obj.id or "",
+            zoom_meeting_uuid=uuid,
+            topic=obj.topic or "",
+            recording_start=start,
+            recording_end=max(end, start),
+            duration_seconds=max(0, int((end - start).total_seconds())),
+            total_size_bytes=obj.total_size
+            if obj.total_size is not None
+            else sum(f.file_size_bytes for f in files),
+            zoom_password=obj.password or "",
+            share_url=obj.share_url or "",
+            host_email=obj.host_email or "",
+            download_token=token,
+            download_token_expires_at=occurred_at + DOWNLOAD_TOKEN_LIFETIME if token else None,
+            source_event_at=occurred_at,
+            files=files,
+        )
     )
 
 

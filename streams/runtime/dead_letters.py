@@ -23,8 +23,8 @@ def dead_letter(
         partition=delivery.partition,
         offset=delivery.offset,
         value=delivery.value,
-        error=error[:1000],
-        traceback=trace[-5000:],
+        error=error,
+        traceback=trace,
         attempts=attempts,
         failed_at=now,
     )

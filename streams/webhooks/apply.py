@@ -20,10 +20,12 @@ from psycopg import AsyncConnection
 from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher, Publisher
 from schemas import RawWebhookEnvelope, ZoomEvent, event_time
 from schemas.attendance import AttendanceRecord
+from schemas.columns import clip
 from schemas.recording import RecordingState
+from schemas.rows import WebhookLogRow
 from schemas.settings import Settings
 from schemas.topics import ZOOM_ATTENDANCE, ZOOM_RECORDINGS
-from sinks import Database, WebhookLogRow, in_transaction, webhook_log
+from sinks import Database, in_transaction, webhook_log
 from streams.attendance import Rule, apply_attendance, settle
 from streams.recordings.handler import HANDLERS as RECORDING_HANDLERS
 from streams.recordings.handler import refresh
@@ -119,23 +121,25 @@ def log_row(
             failure.error if final else f"attempt {item.attempt} failed, retrying: {failure.error}"
         )
         trace = failure.traceback
-    return WebhookLogRow(
-        webhook_id=envelope.webhook_id,
-        event_type=event.event[:50],
-        event_timestamp=event_time(event, envelope.received_at),
-        zoom_meeting_id=(event.meeting_id or "")[:20],
-        zoom_meeting_uuid=(event.meeting_uuid or "")[:100],
-        payload=payload_json(envelope.body),
-        headers=json.dumps(envelope.headers),
-        processing_status=status,
-        processed_at=now if status in ("completed", "skipped", "failed") else None,
-        processing_attempts=item.attempt,
-        last_attempt_at=now,
-        error_message=message[:1000],
-        error_traceback=trace[-5000:],
-        attendance_records_created=outcome.records_changed if outcome else 0,
-        received_at=envelope.received_at,
-        parked=outcome is not None and outcome.parked,
+    return clip(
+        WebhookLogRow(
+            webhook_id=envelope.webhook_id,
+            event_type=event.event,
+            event_timestamp=event_time(event, envelope.received_at),
+            zoom_meeting_id=event.meeting_id or "",
+            zoom_meeting_uuid=event.meeting_uuid or "",
+            payload=payload_json(envelope.body),
+            headers=json.dumps(envelope.headers),
+            processing_status=status,
+            processed_at=now if status in ("completed", "skipped", "failed") else None,
+            processing_attempts=item.attempt,
+            last_attempt_at=now,
+            error_message=message,
+            error_traceback=trace,
+            attendance_records_created=outcome.records_changed if outcome else 0,
+            received_at=envelope.received_at,
+            parked=outcome is not None and outcome.parked,
+        )
     )
 
 

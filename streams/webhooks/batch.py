@@ -50,7 +50,7 @@ def retry_request(
         partition=item.delivery.partition,
         offset=item.delivery.offset,
         envelope=item.delivery.value,
-        last_error=failure.error[:1000],
+        last_error=failure.error,
     )
 
 

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
-from sinks.webhook_log import WebhookLogRow, upsert
+from schemas.rows import WebhookLogRow
+from sinks.webhook_log import upsert
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,55 @@
+"""The column limits of schemas/columns.py are the tables' own: each string of a row type that
+goes to a varchar column is cut to exactly that column's width (or is one of ours, always short)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg
+import pytest
+
+from schemas.columns import limits
+from schemas.rows import FileRecord, MeetingRow, RecordingRecord, WebhookLogRow
+from streams.attendance.rules import Fact
+
+pytestmark = pytest.mark.integration
+
+TABLES: dict[type, tuple[str, dict[str, str]]] = {
+    WebhookLogRow: ("zoom_webhook_logs", {}),
+    RecordingRecord: ("zoom_recordings", {}),
+    FileRecord: ("zoom_recording_files", {}),
+    MeetingRow: ("zoom_meetings", {"uuid": "zoom_meeting_uuid", "meeting_id": "zoom_meeting_id"}),
+    Fact: ("zoom_participant_facts", {}),
+}
+OURS = {
+    (WebhookLogRow, "webhook_id"),  # a SHA-256 in hex
+    (WebhookLogRow, "processing_status"),  # one of the spec's statuses
+    (Fact, "kind"),  # joined, left or waiting
+}
+
+
+def widths(database_url: str, table: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT column_name, character_maximum_length FROM information_schema.columns"
+            " WHERE table_name = %s AND character_maximum_length IS NOT NULL",
+            (table,),
+        ).fetchall()
+    return {str(name): int(width) for name, width in rows}
+
+
+def test_every_limit_is_its_columns_width(database_url: str) -> None:
+    wrong = []
+    for row_type, (table, renamed) in TABLES.items():
+        columns = widths(database_url, table)
+        assert columns, f"no varchar column found in {table}"
+        limited = {name: limit.chars for name, limit in limits(row_type)}
+        for field in dataclasses.fields(row_type):
+            width = columns.get(renamed.get(field.name, field.name))
+            if width is None or (row_type, field.name) in OURS:
+                continue
+            if limited.get(field.name) != width:
+                wrong.append(
+                    f"{row_type.__name__}.{field.name}: {limited.get(field.name)} != {width}"
+                )
+    assert wrong == []
