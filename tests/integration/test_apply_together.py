@@ -98,11 +98,11 @@ def test_together_equals_one_by_one_and_isolates_bad_webhooks(
 
 
 def test_a_failing_bulk_statement_falls_back_to_one_by_one(database_url: str) -> None:
-    """An email too long for its column breaks the bulk insert; the batch's other webhooks are
-    applied one by one and only the bad one fails."""
+    """A name PostgreSQL cannot store (a NUL character) breaks the bulk insert; the batch's other
+    webhooks are applied one by one and only the bad one fails."""
     events = traffic()
-    too_long = participant_event("joined", "555", 0, email="x" * 300 + "@example.org")
-    items = [item(e, n) for n, e in enumerate([*events[:6], too_long, *events[6:10]])]
+    unstorable = participant_event("joined", "555", 0, name="nul\x00name")
+    items = [item(e, n) for n, e in enumerate([*events[:6], unstorable, *events[6:10]])]
 
     statuses = asyncio.run(apply(database_url, items, build_handlers(0.75, 60)))
 
@@ -111,12 +111,24 @@ def test_a_failing_bulk_statement_falls_back_to_one_by_one(database_url: str) ->
     rows = snapshot(database_url)
     assert len(rows["facts"]) == 10
     failed = [row for row in rows["logs"] if row[1] != "completed"]
-    assert len(failed) == 1 and "too long" in failed[0][3]
+    assert len(failed) == 1 and "0x00" in failed[0][3]
     with psycopg.connect(database_url) as conn:
         (meetings,) = conn.execute(
             "SELECT count(*) FROM zoom_meetings WHERE zoom_meeting_uuid = %s", (OCCURRENCE,)
         ).fetchone() or (0,)
     assert meetings == 1
+
+
+def test_a_value_too_long_for_its_column_is_cut_to_it(database_url: str) -> None:
+    """schemas/columns.py: an email longer than its column (254) is stored cut, not refused."""
+    too_long = participant_event("joined", "555", 0, email="x" * 300 + "@example.org")
+
+    statuses = asyncio.run(apply(database_url, [item(too_long, 0)], build_handlers(0.75, 60)))
+
+    assert statuses == [("completed", 1)]
+    with psycopg.connect(database_url) as conn:
+        (email,) = conn.execute("SELECT email FROM zoom_participant_facts").fetchone() or ("",)
+    assert email == "x" * 254
 
 
 def mixed_traffic() -> list[dict[str, Any]]:
