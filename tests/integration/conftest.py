@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.settings import LOCAL_DATABASE_URL
+from schemas.topics import ZOOM_RAW
 from tests.conftest import SECRET
 from tests.polling import TimedOut, poll
 from zoomstream.migrate import migrate
@@ -194,6 +195,20 @@ class Pipeline:
 
     def start_worker(self) -> None:
         self.start("worker", "worker", "--loglevel", "info")
+
+    def wait_worker_assigned(self, timeout: float = 120.0) -> None:
+        """Until the worker holds every partition of the raw topic (it is consuming), failing
+        at once if it exits: a fault test's faults come after the start-up, not during it."""
+        topic = f"{self.env['TOPIC_PREFIX']}{ZOOM_RAW}"
+        partitions = int(self.env.get("KAFKA_PARTITIONS", "8"))
+        wait_for_group(
+            self.worker_group,
+            topic,
+            lambda members: len(members) == 1 and len(members[0]) == partitions,
+            timeout,
+            bootstrap=self.env["KAFKA_BOOTSTRAP_SERVERS"],
+            meanwhile=lambda: self.assert_running("worker"),
+        )
 
     def start_another_worker(self, name: str) -> str:
         """One more worker in the same group, with a Faust data folder and a metrics port of its

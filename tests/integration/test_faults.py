@@ -48,6 +48,7 @@ def test_postgres_stopped_mid_stream(
     pipeline.env["DATABASE_URL"] = database_url
     pipeline.start_ingest()
     pipeline.start_worker()
+    pipeline.wait_worker_assigned()
     with Sender(pipeline.url, bodies, seconds=FAULT_SECONDS * 2) as sender:
         wait_for_rows(database_url, 20, timeout=60, interval=0.2)
         private_postgres.down()  # the worker's transactions fail; ingest goes on accepting
@@ -73,6 +74,7 @@ def test_broker_restart_and_ingest_restart_under_load(
     pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = private_broker.bootstrap
     pipeline.start_ingest()
     pipeline.start_worker()
+    pipeline.wait_worker_assigned()
     with Sender(pipeline.url, bodies, seconds=FAULT_SECONDS * 3) as sender:
         time.sleep(FAULT_SECONDS * 0.5)
         private_broker.down()  # ingest answers 503 meanwhile: Zoom sends again
