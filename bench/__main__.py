@@ -1,4 +1,4 @@
-"""`python -m bench [--scale quick|full] [--only ingest pipeline replay memory faults]`.
+"""`python -m bench [--scale quick|full] [--only ingest isolation pipeline replay memory faults]`.
 
 Uses the local stack (`scripts/bench` starts it), a database and topics of its own, and appends
 the figures to bench/RESULTS.md."""
@@ -15,16 +15,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench import faults, ingest, memory, pipeline, replay
+from bench import faults, ingest, isolation, memory, pipeline, replay
 from bench.common import ROOT, Report, free_port
 from schemas.settings import LOCAL_DATABASE_URL, Settings
 from zoomstream.migrate import migrate
 from zoomstream.topics import ensure_topics
 
 SCALES = {
-    # figure → size: webhooks (pipeline, replay), ids (memory), seconds (ingest, faults)
+    # figure → size: webhooks (pipeline, replay), ids (memory), seconds (ingest, isolation,
+    # faults)
     "quick": {
         "ingest": 10,
+        "isolation": 10,
         "pipeline": 20_000,
         "latency": 20,
         "replay": 50_000,
@@ -33,6 +35,7 @@ SCALES = {
     },
     "full": {
         "ingest": 30,
+        "isolation": 30,
         "pipeline": 100_000,
         "latency": 30,
         "replay": 1_000_000,
@@ -62,12 +65,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument(
-        "--only", nargs="*", choices=["ingest", "pipeline", "replay", "memory", "faults"]
+        "--only",
+        nargs="*",
+        choices=["ingest", "isolation", "pipeline", "replay", "memory", "faults"],
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
     sizes = SCALES[args.scale]
-    wanted = set(args.only or ["ingest", "pipeline", "replay", "memory", "faults"])
+    wanted = set(args.only or ["ingest", "isolation", "pipeline", "replay", "memory", "faults"])
     logs = Path(tempfile.mkdtemp(prefix="zoomstream-bench-"))
     prefix = f"bench{int(time.time())}."
     database_url = bench_database(os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL))
@@ -92,6 +97,8 @@ def main() -> None:
     try:
         if "ingest" in wanted:
             ingest.run(report, env, logs, sizes["ingest"], concurrency=64)
+        if "isolation" in wanted:
+            isolation.run(report, env, logs, database_url, sizes["isolation"])
         if "pipeline" in wanted:
             pipeline.throughput(
                 report, env, logs, lambda: bench_database(database_url), sizes["pipeline"]

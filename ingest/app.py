@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -16,6 +17,7 @@ from ingest.body import BodyTooLarge, error_response, read_body
 from ingest.dashboard import dashboard_routes
 from ingest.email_webhooks import email_handler
 from ingest.envelope import build_envelope
+from ingest.limits import ApiLimits
 from ingest.metrics import CONTENT_TYPE, IngestMetrics
 from ingest.openapi import document
 from ingest.publisher import Publisher, PublishError
@@ -33,6 +35,9 @@ from schemas.topics import ZOOM_RAW
 from sinks import Database
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+Serve = Literal["all", "webhooks", "api"]
+"""What one ingest process serves: the webhooks (Zoom's and the email providers'), the API (the
+recording API and the dashboard), or both. Health, metrics and /openapi.json are on every one."""
 
 
 def create_app(
@@ -42,8 +47,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     metrics: IngestMetrics | None = None,
     db: Database | None = None,
+    serve: Serve = "all",
 ) -> Starlette:
-    """Build the ingest app. The publisher is started and closed by the app's lifespan."""
+    """Build the ingest app. The publisher is started and closed by the app's lifespan.
+
+    The webhooks never touch PostgreSQL and no API request shares their event loop when they
+    run as processes of their own (`zoomstream ingest --only webhooks|api`)."""
     secret = settings.secret_bytes()
     metrics = metrics or IngestMetrics()
 
@@ -53,6 +62,8 @@ def create_app(
 
     raw_topic = settings.topic(ZOOM_RAW)
     db = db or Database(settings.database_url)
+    counters_db = Database(settings.database_url, max_size=settings.password_check_concurrency)
+    limits = ApiLimits.from_settings(settings)
     openapi = document()
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 
@@ -122,24 +133,29 @@ def create_app(
         finally:
             await publisher.close()
             await db.close()
+            await counters_db.close()
 
-    return Starlette(
-        routes=[
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    if serve in ("all", "webhooks"):
+        routes += [
             Route("/webhooks/zoom", zoom_webhook, methods=["POST"]),
             Route(
                 "/webhooks/email/{provider}",
                 email_handler(settings, publisher, clock),
                 methods=["POST"],
             ),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", prometheus, methods=["GET"]),
-            Route("/openapi.json", openapi_json, methods=["GET"]),
-            *recording_routes(settings, publisher, db, clock),
-            *dashboard_routes(settings, db),
-        ],
-        lifespan=lifespan,
-    )
+        ]
+    if serve in ("all", "api"):
+        routes += [
+            *recording_routes(settings, publisher, db, counters_db, metrics, limits, clock),
+            *dashboard_routes(settings, db, metrics, limits),
+        ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _safely(check: ReadinessCheck) -> bool:

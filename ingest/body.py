@@ -29,7 +29,10 @@ RETRY_AFTER_SECONDS = 5
 """What a 503 tells the sender to wait before trying again (Kafka or PostgreSQL unavailable)."""
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    """A refusal, always as `{"error": …}`; a 503 says when to retry (Retry-After)."""
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+def error_response(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+    """A refusal, always as `{"error": …}`; a 503 says when to retry (Retry-After), and so does
+    any refusal given `retry_after` (a 429)."""
+    if retry_after is None and status == 503:
+        retry_after = RETRY_AFTER_SECONDS
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": message}, status_code=status, headers=headers)

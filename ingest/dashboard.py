@@ -11,11 +11,15 @@ from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 
+from psycopg import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ingest.body import error_response
+from ingest.limits import ApiLimits
+from ingest.metrics import IngestMetrics
+from ingest.recording_api.common import ApiError, transactional
 from schemas.settings import Settings
 from sinks import Database
 from sinks.analytics import QUERIES, rows
@@ -31,7 +35,9 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool | type(None)) else str(value)
 
 
-def dashboard_routes(settings: Settings, db: Database) -> list[Route]:
+def dashboard_routes(
+    settings: Settings, db: Database, metrics: IngestMetrics, limits: ApiLimits
+) -> list[Route]:
     token = settings.analytics_token.get_secret_value() if settings.analytics_token else None
 
     async def page(_request: Request) -> Response:
@@ -39,23 +45,24 @@ def dashboard_routes(settings: Settings, db: Database) -> list[Route]:
             return error_response(404, "the dashboard is off: ANALYTICS_TOKEN is not set")
         return HTMLResponse(PAGE.read_text(encoding="utf-8"), headers={"Cache-Control": "no-store"})
 
-    async def analytics(request: Request) -> Response:
+    async def analytics(request: Request, conn: AsyncConnection) -> Response:
+        """One analytics view's rows: a heavy read, bounded (`ApiLimits.heavy_read`)."""
         name = request.path_params["name"]
         if token is None or name not in QUERIES:
-            return error_response(404, f"no analytics {name!r}")
+            raise ApiError(404, f"no analytics {name!r}")
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return error_response(401, "analytics need 'Authorization: Bearer <ANALYTICS_TOKEN>'")
+            raise ApiError(401, "analytics need 'Authorization: Bearer <ANALYTICS_TOKEN>'")
         try:
             hours = min(max(int(request.query_params.get("hours", "48")), 1), 24 * 90)
-        except ValueError:
-            return error_response(400, "hours must be a whole number")
+        except ValueError as exc:
+            raise ApiError(400, "hours must be a whole number") from exc
         since = datetime.now(tz=UTC) - timedelta(hours=hours)
-        async with db.transaction() as conn:
+        async with limits.heavy_read(conn):
             found = await rows(conn, name, since)
         return JSONResponse([{k: _jsonable(v) for k, v in row.items()} for row in found])
 
     return [
         Route("/dashboard", page, methods=["GET"]),
-        Route("/api/analytics/{name}/", analytics, methods=["GET"]),
+        Route("/api/analytics/{name}/", transactional(db, analytics, metrics), methods=["GET"]),
     ]

@@ -29,5 +29,25 @@ class IngestMetrics:
             registry=self.registry,
         )
 
+        self.password_attempts = Counter(
+            "zoomstream_recording_password_attempts",
+            "Recording password attempts by result: accepted, rejected (wrong), locked_out (429,"
+            " no hash computed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.password_lockouts = Counter(
+            "zoomstream_recording_password_lockouts",
+            "Lockouts begun, by what reached its limit of failures: a recording or a caller.",
+            ["scope"],
+            registry=self.registry,
+        )
+        self.busy = Counter(
+            "zoomstream_api_busy",
+            "API requests refused with 503 because a bounded piece of work was full, by limiter.",
+            ["limiter"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -57,6 +57,46 @@ class Settings(BaseSettings):
     ingest_host: str = "0.0.0.0"
     ingest_port: int = 8000
     max_body_bytes: int = 1024 * 1024
+    api_port: int = Field(
+        default=8001,
+        description="Port of `zoomstream ingest --only api`: the recording API and the dashboard,"
+        " run apart from the webhooks so that no API request can slow down Zoom's answers.",
+    )
+    password_failures_per_caller: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong recording passwords a caller (a signed-in user, else an address) may"
+        " give within the window; past it every attempt is answered 429 without a hash.",
+    )
+    password_failures_per_recording: int = Field(
+        default=20,
+        ge=1,
+        description="Wrong passwords for one recording within the window, from anyone (several"
+        " addresses guessing together); past it the recording answers 429 to everyone.",
+    )
+    password_failure_window_seconds: int = Field(
+        default=15 * 60,
+        gt=0,
+        description="How long failures count; the window starts at the first.",
+    )
+    password_check_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Password checks (an scrypt hash each, off the event loop) at once per API"
+        " process; more wait, API_QUEUE at most, then 503.",
+    )
+    heavy_read_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Organizer lists with analytics and dashboard queries at once per API"
+        " process; more wait, API_QUEUE at most, then 503.",
+    )
+    heavy_read_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Their statement timeout; past it they answer 503."
+    )
+    api_queue: int = Field(
+        default=16, ge=0, description="Requests that may wait for a bounded piece of work."
+    )
     # Zoom retries a failed delivery at +5, +20 and +60 minutes and may keep the original
     # x-zm-request-timestamp: 85 minutes after the first attempt. A 4xx makes Zoom give up for
     # good, so the window must admit the last retry; 90 minutes does, with margin.

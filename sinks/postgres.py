@@ -45,6 +45,14 @@ class Database:
             yield conn
 
 
+async def statement_timeout(conn: AsyncConnection, seconds: float) -> None:
+    """Cancel any statement of the current transaction that runs longer than `seconds`
+    (psycopg.errors.QueryCanceled)."""
+    await conn.execute(
+        "SELECT set_config('statement_timeout', %s, true)", (f"{int(seconds * 1000)}ms",)
+    )
+
+
 async def database_reachable(url: str) -> bool:
     """Readiness: can a fresh connection run `SELECT 1`?"""
     async with await AsyncConnection.connect(url, connect_timeout=2) as conn:

@@ -14,7 +14,13 @@ from sinks.postgres import Database
 log = logging.getLogger(__name__)
 
 # Table → days kept by default (the spec: webhook logs 90 days, email logs one year).
-RETENTION_DAYS = {"zoom_webhook_logs": 90, "email_logs": 365, "email_events": 365}
+RETENTION_DAYS = {
+    "zoom_webhook_logs": 90,
+    "email_logs": 365,
+    "email_events": 365,
+    # Password-failure windows (sinks.password_failures) last minutes; a day is plenty.
+    "recording_password_failures": 1,
+}
 
 
 async def table_exists(conn: AsyncConnection, table: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,10 +32,25 @@ def _settings() -> Settings:
     return Settings()
 
 
+class Only(StrEnum):
+    webhooks = "webhooks"
+    api = "api"
+
+
 @app.command()
 def ingest(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default INGEST_PORT, 8000).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port (default INGEST_PORT, 8000; with --only api, API_PORT, 8001)."),
+    ] = None,
+    only: Annotated[
+        Only | None,
+        typer.Option(
+            help="Serve only the webhooks (Zoom's and the email providers') or only the API (the"
+            " recording API and the dashboard); both when not given."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP ingest endpoint."""
     import uvicorn
@@ -50,11 +66,16 @@ def ingest(
     async def database() -> bool:
         return await database_reachable(settings.database_url)
 
-    application = create_app(settings, publisher, readiness={"postgresql": database})
+    # The webhooks never read PostgreSQL: an outage of it must not make them look unready.
+    readiness = {} if only is Only.webhooks else {"postgresql": database}
+    application = create_app(
+        settings, publisher, readiness=readiness, serve=only.value if only else "all"
+    )
+    default_port = settings.api_port if only is Only.api else settings.ingest_port
     uvicorn.run(
         application,
         host=host or settings.ingest_host,
-        port=port or settings.ingest_port,
+        port=port or default_port,
         log_level="warning",
         access_log=False,
     )

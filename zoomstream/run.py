@@ -1,5 +1,6 @@
-"""`zoomstream up`: the whole pipeline on this machine, then the demo, until Ctrl-C; a process
-that exits is started again (`zoomstream.supervise`)."""
+"""`zoomstream up`: the whole pipeline on this machine (webhook ingest, the recording API apart
+from it, a worker), then the demo, until Ctrl-C; a process that exits is started again
+(`zoomstream.supervise`)."""
 
 from __future__ import annotations
 
@@ -41,14 +42,18 @@ def run_pipeline(echo: Callable[[str], None], stack_home: Path = Path(".stack"))
     supervisor = Supervisor(env, echo)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a process manager: as for Ctrl-C
     try:
-        supervisor.start("ingest", ["ingest"], logs / "ingest.log")
+        # Webhooks and the API apart: no API request can hold the loop that answers Zoom.
+        supervisor.start("ingest", ["ingest", "--only", "webhooks"], logs / "ingest.log")
+        supervisor.start("api", ["ingest", "--only", "api"], logs / "api.log")
         supervisor.start("worker", ["worker", "--loglevel", "info"], logs / "worker.log")
         _wait_ready(f"http://127.0.0.1:{settings.ingest_port}/readyz", 60.0)
-        echo(f"ingest ready on :{settings.ingest_port}")
+        echo(f"ingest (webhooks) ready on :{settings.ingest_port}")
+        _wait_ready(f"http://127.0.0.1:{settings.api_port}/readyz", 60.0)
+        echo(f"recording API and dashboard ready on :{settings.api_port}")
         run_demo(settings, f"http://127.0.0.1:{settings.ingest_port}", 20, echo)
         echo(
             "the pipeline keeps running, a process that exits is started again; Ctrl-C stops "
-            "ingest and the worker (`zoomstream stack down` stops Kafka and PostgreSQL)"
+            "ingest, the API and the worker (`zoomstream stack down` stops Kafka and PostgreSQL)"
         )
         while True:
             time.sleep(3600)

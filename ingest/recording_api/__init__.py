@@ -2,21 +2,26 @@
 to Kafka (`recordings.view-events`) and are answered only once Kafka has them.
 
 By role: `attendee` and `organizer` hold the endpoints, `viewer` who asks and whether they may,
-`announce` what goes to Kafka, `rows` the rows a path names, `common` the refusal, the body reader
-and the transaction wrapper every endpoint runs in."""
+`announce` what goes to Kafka, `rows` the rows a path names, `passwords` the guard against
+guessing, `common` the refusal, the body reader and the transaction wrapper every endpoint runs
+in."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from starlette.routing import Route
 
+from ingest.limits import ApiLimits
+from ingest.metrics import IngestMetrics
 from ingest.publisher import Publisher
 from ingest.recording_api.announce import Announcer
 from ingest.recording_api.attendee import AttendeeEndpoints
 from ingest.recording_api.common import ApiError, Endpoint, transactional
 from ingest.recording_api.organizer import OrganizerEndpoints
+from ingest.recording_api.passwords import PasswordGuard
 from ingest.recording_api.viewer import Viewers
 from schemas.settings import Settings
 from sinks import Database
@@ -28,16 +33,29 @@ def recording_routes(
     settings: Settings,
     publisher: Publisher,
     db: Database,
+    counters_db: Database,
+    metrics: IngestMetrics,
+    limits: ApiLimits,
     clock: Callable[[], float] = time.time,
 ) -> list[Route]:
+    """`counters_db`: the password guard's own pool (see `passwords`)."""
     secret = settings.platform_jwt_secret
     viewers = Viewers(secret.get_secret_value() if secret else None)
     announcer = Announcer(settings, publisher, clock)
-    attendee = AttendeeEndpoints(viewers, announcer, clock)
-    organizer = OrganizerEndpoints(viewers, announcer)
+    guard = PasswordGuard(
+        counters_db,
+        metrics,
+        per_recording=settings.password_failures_per_recording,
+        per_caller=settings.password_failures_per_caller,
+        window=timedelta(seconds=settings.password_failure_window_seconds),
+        hashing=limits.hashing,
+        clock=clock,
+    )
+    attendee = AttendeeEndpoints(viewers, announcer, guard, clock)
+    organizer = OrganizerEndpoints(viewers, announcer, limits)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
-        return Route(path, transactional(db, endpoint), methods=[method])
+        return Route(path, transactional(db, endpoint, metrics), methods=[method])
 
     return [
         route("/api/events/{uuid}/recordings/", attendee.event_list, "GET"),

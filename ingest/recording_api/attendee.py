@@ -14,8 +14,15 @@ from starlette.responses import Response
 from ingest.access import decide
 from ingest.recording_api.announce import Announcer
 from ingest.recording_api.common import ApiError, json_response, read_model
+from ingest.recording_api.passwords import PasswordGuard
 from ingest.recording_api.rows import path_event, path_recording, summary_fields
-from ingest.recording_api.viewer import Viewers, password_given, recording_facts, require
+from ingest.recording_api.viewer import (
+    PASSWORD_HEADER,
+    Viewers,
+    caller_key,
+    recording_facts,
+    require,
+)
 from schemas.recording_api import (
     Accepted,
     FileAccess,
@@ -38,9 +45,16 @@ def access_url(file: dict[str, Any]) -> str:
 
 
 class AttendeeEndpoints:
-    def __init__(self, viewers: Viewers, announcer: Announcer, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        viewers: Viewers,
+        announcer: Announcer,
+        guard: PasswordGuard,
+        clock: Callable[[], float],
+    ) -> None:
         self._viewers = viewers
         self._announcer = announcer
+        self._guard = guard
         self._clock = clock
 
     async def event_list(self, request: Request, conn: AsyncConnection) -> Response:
@@ -67,7 +81,14 @@ class AttendeeEndpoints:
         """The URLs, and the download token while it is valid; records a view."""
         row = await path_recording(request, conn)
         viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
-        require(decide(recording_facts(row), viewer.caller, password_given(request, row)))
+        facts = recording_facts(row)
+        require(decide(facts, viewer.caller, password_ok=True))  # all but the password
+        if facts.has_password and not viewer.caller.is_organizer:
+            given = request.headers.get(PASSWORD_HEADER)
+            ok = given is not None and await self._guard.check(
+                row["id"], caller_key(request, viewer), given, row["access_password_hash"]
+            )
+            require(decide(facts, viewer.caller, password_ok=ok))
         if not viewer.caller.is_organizer:  # an organizer's preview is not a view
             await self._announcer.view(row, viewer, "view", None)
         now = datetime.fromtimestamp(self._clock(), tz=UTC)

@@ -10,11 +10,14 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 from psycopg import AsyncConnection
+from psycopg.errors import QueryCanceled
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.body import BodyTooLarge, error_response, read_body
+from ingest.limits import Busy
+from ingest.metrics import IngestMetrics
 from sinks import Database
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,13 +28,20 @@ Endpoint = Callable[[Request, AsyncConnection], Awaitable[Response]]
 class ApiError(Exception):
     """A refusal: its status and message, and for an invalid body the fields at fault."""
 
-    def __init__(self, status: int, message: str, fields: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        fields: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.fields = status, message, fields
+        self.retry_after = retry_after
 
     def response(self) -> JSONResponse:
         if self.fields is None:
-            return error_response(self.status, self.message)
+            return error_response(self.status, self.message, self.retry_after)
         return JSONResponse({"error": self.message, "fields": self.fields}, status_code=self.status)
 
 
@@ -62,9 +72,12 @@ async def read_model(request: Request, model: type[M]) -> M:
         raise ApiError(422, "invalid body", fields) from exc
 
 
-def transactional(db: Database, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+def transactional(
+    db: Database, endpoint: Endpoint, metrics: IngestMetrics
+) -> Callable[[Request], Awaitable[Response]]:
     """`endpoint` in one transaction; its `ApiError` as the answer, 503 while PostgreSQL is
-    unreachable. The transaction rolls back on any refusal."""
+    unreachable, while a bounded piece of work is full (`Busy`) or when a bounded read ran past
+    its statement timeout. The transaction rolls back on any refusal."""
 
     async def handle(request: Request) -> Response:
         try:
@@ -72,6 +85,12 @@ def transactional(db: Database, endpoint: Endpoint) -> Callable[[Request], Await
                 return await endpoint(request, conn)
         except ApiError as exc:
             return exc.response()
+        except Busy as exc:
+            metrics.busy.labels(exc.limiter).inc()
+            return error_response(503, str(exc))
+        except QueryCanceled:
+            metrics.busy.labels("statement_timeout").inc()
+            return error_response(503, "the query took too long, retry later")
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             return error_response(503, f"database unavailable, retry later: {exc}")
 

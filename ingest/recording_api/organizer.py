@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.limits import ApiLimits
 from ingest.passwords import hash_password
 from ingest.recording_api.announce import Announcer
 from ingest.recording_api.common import json_response, read_model
@@ -26,17 +27,20 @@ from sinks.recordings import current_state
 
 
 class OrganizerEndpoints:
-    def __init__(self, viewers: Viewers, announcer: Announcer) -> None:
+    def __init__(self, viewers: Viewers, announcer: Announcer, limits: ApiLimits) -> None:
         self._viewers = viewers
         self._announcer = announcer
+        self._limits = limits
 
     async def event_list(self, request: Request, conn: AsyncConnection) -> Response:
         """Every recording of the event, published or not, with its views and completions."""
         event = await path_event(request, conn)
         await self._viewers.organizer(request, conn, event["id"], event["organizer_id"])
-        engagement = await store.engagement(conn, event["id"])
+        async with self._limits.heavy_read(conn):
+            engagement = await store.engagement(conn, event["id"])
+            recordings = await store.event_recordings(conn, event["id"])
         items = []
-        for row in await store.event_recordings(conn, event["id"]):
+        for row in recordings:
             stats = engagement.get(row["id"], {"completions": 0, "average_watch_seconds": 0.0})
             unique = row["unique_viewers"]
             items.append(
@@ -67,7 +71,11 @@ class OrganizerEndpoints:
         }
         if "access_password" in body.model_fields_set:
             password = body.access_password or ""
-            changes["access_password_hash"] = hash_password(password) if password else ""
+            changes["access_password_hash"] = (
+                await self._limits.hashing.run_in_thread(hash_password, password)
+                if password
+                else ""
+            )
         await store.update_settings(conn, row["id"], changes)
         updated = await path_recording(request, conn)
         files = [RecordingFileInfo(**f) for f in await store.files(conn, row["id"])]

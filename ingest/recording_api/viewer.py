@@ -1,5 +1,6 @@
 """Who asks, and may they: the bearer token's user, their registration for the event, whether
-they organize it, the password header; and the access decision (`ingest.access`) as a refusal."""
+they organize it, whom its failed passwords count against; and the access decision
+(`ingest.access`) as a refusal."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from starlette.requests import Request
 
 from ingest.access import Caller, Decision, RecordingFacts, RegistrationFacts
 from ingest.auth import AuthError, bearer_subject
-from ingest.passwords import check_password
 from ingest.recording_api.common import ApiError
 from sinks import recording_api as store
 
@@ -74,10 +74,12 @@ def recording_facts(row: dict[str, Any]) -> RecordingFacts:
     )
 
 
-def password_given(request: Request, row: dict[str, Any]) -> bool:
-    """The request's password header matches the recording's platform password."""
-    given = request.headers.get(PASSWORD_HEADER)
-    return given is not None and check_password(given, row["access_password_hash"])
+def caller_key(request: Request, viewer: Viewer) -> str:
+    """Whom failed passwords are counted against: the signed-in user, else the client's address
+    (behind a proxy, uvicorn takes it from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it)."""
+    if viewer.user_id is not None:
+        return f"user:{viewer.user_id}"
+    return f"address:{request.client.host if request.client else 'unknown'}"
 
 
 def require(decision: Decision) -> None:

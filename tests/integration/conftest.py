@@ -179,19 +179,32 @@ class Pipeline:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def start_ingest(self) -> None:
-        self.start("ingest", "ingest", "--host", "127.0.0.1", "--port", str(self.port))
+    def start_ingest(self, name: str = "ingest", only: str | None = None) -> str:
+        """Start `zoomstream ingest` (`--only webhooks|api` when given) and wait until it answers;
+        its URL. The one named `ingest` listens on `self.port`, any other on a port of its own."""
+        port = self.port if name == "ingest" else free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.start(
+            name,
+            "ingest",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *(["--only", only] if only else []),
+        )
 
         def healthy() -> bool:
             try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False  # not listening yet
 
         try:
-            poll(healthy, what="ingest to answer /healthz", timeout=60, interval=0.2)
+            poll(healthy, what=f"{name} to answer /healthz", timeout=60, interval=0.2)
         except TimedOut as exc:
-            raise AssertionError(f"ingest did not start; log:\n{self.log('ingest')}") from exc
+            raise AssertionError(f"{name} did not start; log:\n{self.log(name)}") from exc
+        return url
 
     def start_worker(self) -> None:
         self.start("worker", "worker", "--loglevel", "info")

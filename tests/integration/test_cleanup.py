@@ -28,12 +28,18 @@ SELECT gen_random_uuid(), 'a@x.org', 'other', 's', 'f@x.org', %(now)s, n || '@x'
        CASE WHEN n <= 7 THEN %(now)s - interval '366 days' ELSE %(now)s - interval '364 days' END
 FROM generate_series(1, 10) AS n
 """
+INSERT_PASSWORD_FAILURES = """
+INSERT INTO recording_password_failures (scope, key, created_at, failures)
+VALUES ('caller', 'address:10.0.0.1', %(now)s - interval '25 hours', 5),
+       ('caller', 'address:10.0.0.2', %(now)s - interval '10 minutes', 2)
+"""
 
 
 def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(INSERT_OLD_AND_NEW, {"now": NOW})
         conn.execute(INSERT_EMAILS, {"now": NOW})
+        conn.execute(INSERT_PASSWORD_FAILURES, {"now": NOW})
 
     async def run() -> dict[str, int]:
         db = Database(database_url)
@@ -42,7 +48,15 @@ def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_
         finally:
             await db.close()
 
-    assert asyncio.run(run()) == {"zoom_webhook_logs": 12000, "email_logs": 7, "email_events": 0}
+    assert asyncio.run(run()) == {
+        "zoom_webhook_logs": 12000,
+        "email_logs": 7,
+        "email_events": 0,
+        "recording_password_failures": 1,
+    }
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM zoom_webhook_logs").fetchone() == (10,)
         assert conn.execute("SELECT count(*) FROM email_logs").fetchone() == (3,)
+        assert conn.execute("SELECT key FROM recording_password_failures").fetchall() == [
+            ("address:10.0.0.2",)
+        ]

@@ -159,3 +159,23 @@ def test_every_503_says_when_to_retry_and_no_other_refusal_does() -> None:
     assert error_response(503, "not stored, retry later").headers["retry-after"] == "5"
     assert ApiError(503, "not stored, retry later").response().headers["retry-after"] == "5"
     assert "retry-after" not in error_response(404, "no such recording").headers
+
+
+@pytest.mark.parametrize(
+    ("serve", "webhooks", "api"),
+    [("all", True, True), ("webhooks", True, False), ("api", False, True)],
+)
+async def test_a_process_serves_the_webhooks_the_api_or_both(
+    settings: Settings, serve: str, webhooks: bool, api: bool
+) -> None:
+    app = create_app(settings, InMemoryPublisher(), serve=serve)  # type: ignore[arg-type]
+    paths = {getattr(route, "path", "") for route in app.routes}
+    assert {"/healthz", "/readyz", "/metrics", "/openapi.json"} <= paths
+    assert ("/webhooks/zoom" in paths, "/webhooks/email/{provider}" in paths) == (webhooks,) * 2
+    assert ("/api/recordings/{uuid}/access/" in paths, "/dashboard" in paths) == (api,) * 2
+
+
+async def test_a_refusal_may_say_when_to_come_back() -> None:
+    response = error_response(429, "too many wrong passwords", retry_after=42)
+    assert (response.status_code, response.headers["retry-after"]) == (429, "42")
+    assert "retry-after" not in error_response(403, "no").headers

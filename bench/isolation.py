@@ -1,0 +1,242 @@
+"""Issue 15: webhook ingestion held apart from the recording API. Webhooks/s and p99 of
+`zoomstream ingest --only webhooks` alone, then with 8 connections guessing a recording's
+password at `zoomstream ingest --only api`, then with 8 connections asking for an organizer's
+list with analytics; the same run, the same load.
+
+Every load is vegeta (compiled) holding its connections busy (`-rate=0`: each worker sends its
+next request when the last is answered). The same load against the no-op endpoint shows what
+the generator reaches by itself (`bench.servers`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+import psycopg
+
+from bench.common import Figure, Process, Report, free_port
+from bench.load import bodies
+from bench.pipeline import VEGETA
+from ingest.passwords import hash_password
+from zoomstream.samples import sign
+
+WEBHOOK_CONNECTIONS = 16
+API_CONNECTIONS = 8
+JWT_SECRET = "bench-platform-jwt-secret-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Result:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    codes: dict[str, int]
+
+    def text(self) -> str:
+        return f"{self.rate:,.0f}/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
+
+
+def targets_file(path: Path, targets: list[dict[str, object]]) -> Path:
+    with path.open("w") as out:
+        for target in targets:
+            out.write(json.dumps(target) + "\n")
+    return path
+
+
+def webhook_targets(url: str, secret: bytes, count: int) -> list[dict[str, object]]:
+    """Signed webhooks, signed now: within the signature tolerance for the whole run."""
+    signed = int(time.time())
+    found: list[dict[str, object]] = []
+    for body in bodies(count):
+        headers = {k: [v] for k, v in sign(secret, body, signed).items()}
+        headers["Content-Type"] = ["application/json"]
+        found.append(
+            {
+                "method": "POST",
+                "url": url,
+                "body": base64.b64encode(body).decode(),
+                "header": headers,
+            }
+        )
+    return found
+
+
+def attack(targets: Path, seconds: float, workers: int, log: Path) -> Result:
+    """vegeta with `workers` connections kept busy for `seconds`."""
+    raw = log.with_suffix(".bin")
+    with raw.open("wb") as out:
+        subprocess.run(
+            [
+                str(VEGETA),
+                "attack",
+                "-format=json",
+                f"-targets={targets}",
+                "-rate=0",
+                f"-max-workers={workers}",
+                f"-workers={workers}",
+                f"-duration={seconds:.0f}s",
+                "-timeout=10s",
+            ],
+            stdout=out,
+            check=True,
+        )
+    report = subprocess.run(
+        [str(VEGETA), "report", "-type=json", str(raw)], capture_output=True, check=True
+    )
+    summary = json.loads(report.stdout)
+    latencies = summary["latencies"]
+    return Result(
+        float(summary["throughput"]),
+        latencies["50th"] / 1e6,
+        latencies["99th"] / 1e6,
+        {str(k): int(v) for k, v in summary["status_codes"].items()},
+    )
+
+
+def recording_and_organizer(database_url: str) -> tuple[str, str, str]:
+    """A public recording with a password, and an event of 50 recordings with 20,000 views;
+    (recording uuid, event uuid, organizer uuid)."""
+    with psycopg.connect(database_url) as conn:
+        organizer = conn.execute(
+            "INSERT INTO users (email, name) VALUES ('bench-org@x.org', 'org') RETURNING id, uuid"
+        ).fetchone()
+        assert organizer is not None
+        event = conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id, organizer_id)"
+            " VALUES ('Bench', '89999999999', %s) RETURNING id, uuid",
+            (organizer[0],),
+        ).fetchone()
+        assert event is not None
+        ids = [
+            row[0]
+            for n in range(50)
+            for row in [
+                conn.execute(
+                    "INSERT INTO zoom_recordings (event_id, zoom_meeting_id, zoom_meeting_uuid,"
+                    " zoom_recording_id, recording_start, recording_end, duration_seconds,"
+                    " status, access_level, is_published, access_password_hash,"
+                    " source_event_at) VALUES (%s, '89999999999', %s, %s,"
+                    " now() - interval '1 hour', now(), 3600, 'available', 'public', true,"
+                    " %s, now()) RETURNING id, uuid",
+                    (event[0], f"bench-occ-{n}", f"bench-occ-{n}", hash_password("secret")),
+                ).fetchone()
+                or (0, "")
+            ]
+        ]
+        conn.execute(
+            "INSERT INTO recording_views (recording_id, registration_id, first_viewed_at,"
+            " last_viewed_at, watch_seconds_exact, completed)"
+            " SELECT (%s::bigint[])[(n % 50) + 1], n, now(), now(), n % 3600, n % 4 = 0"
+            " FROM generate_series(1, 20000) AS n",
+            (ids,),
+        )
+        first = conn.execute("SELECT uuid FROM zoom_recordings WHERE id = %s", (ids[0],)).fetchone()
+        assert first is not None
+    return str(first[0]), str(event[1]), str(organizer[1])
+
+
+def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seconds: float) -> None:
+    secret = env["ZOOM_WEBHOOK_SECRET"].encode()
+    recording, event, organizer = recording_and_organizer(database_url)
+    token = jwt.encode({"sub": organizer, "exp": int(time.time()) + 3600}, JWT_SECRET, "HS256")
+    count = int(4000 * seconds)
+
+    floor_port = free_port()
+    floor = Process(["-m", "bench.servers", "--port", str(floor_port)], env, logs / "noop-iso.log")
+    try:
+        floor.wait_http(f"http://127.0.0.1:{floor_port}/healthz")
+        noop_url = f"http://127.0.0.1:{floor_port}/webhooks/zoom"
+        noop = attack(
+            targets_file(logs / "noop.targets", webhook_targets(noop_url, secret, count)),
+            seconds,
+            WEBHOOK_CONNECTIONS,
+            logs / "noop-attack",
+        )
+    finally:
+        floor.stop()
+
+    api_env = {**env, "PLATFORM_JWT_SECRET": JWT_SECRET}
+    hooks_port, api_port = free_port(), free_port()
+    hooks = Process(
+        ["-m", "zoomstream", "ingest", "--only", "webhooks", "--port", str(hooks_port)],
+        api_env,
+        logs / "ingest-webhooks.log",
+    )
+    api = Process(
+        ["-m", "zoomstream", "ingest", "--only", "api", "--port", str(api_port)],
+        api_env,
+        logs / "ingest-api.log",
+    )
+    try:
+        hooks.wait_http(f"http://127.0.0.1:{hooks_port}/healthz")
+        api.wait_http(f"http://127.0.0.1:{api_port}/healthz")
+        hooks_url = f"http://127.0.0.1:{hooks_port}/webhooks/zoom"
+        webhooks = targets_file(
+            logs / "webhooks.targets", webhook_targets(hooks_url, secret, count)
+        )
+        guesses = targets_file(
+            logs / "guesses.targets",
+            [
+                {
+                    "method": "GET",
+                    "url": f"http://127.0.0.1:{api_port}/api/recordings/{recording}/access/",
+                    "header": {"X-Recording-Password": [f"guess-{n}"]},
+                }
+                for n in range(1000)
+            ],
+        )
+        lists = targets_file(
+            logs / "lists.targets",
+            [
+                {
+                    "method": "GET",
+                    "url": f"http://127.0.0.1:{api_port}/api/organizer/events/{event}/recordings/",
+                    "header": {"Authorization": [f"Bearer {token}"]},
+                }
+            ],
+        )
+        attack(webhooks, 2, WEBHOOK_CONNECTIONS, logs / "warm-up")
+        alone = attack(webhooks, seconds, WEBHOOK_CONNECTIONS, logs / "alone")
+        under: dict[str, tuple[Result, Result]] = {}
+        for name, load in (("password guessing", guesses), ("organizer lists", lists)):
+            with ThreadPoolExecutor(1) as pool:
+                background = pool.submit(
+                    attack, load, seconds + 2, API_CONNECTIONS, logs / f"side-{name[:5]}"
+                )
+                time.sleep(1)  # the side load is running before the webhooks are measured
+                measured = attack(
+                    webhooks, seconds, WEBHOOK_CONNECTIONS, logs / f"under-{name[:5]}"
+                )
+                under[name] = (measured, background.result())
+    finally:
+        hooks.stop()
+        api.stop()
+
+    report.add(
+        Figure(
+            "webhooks/s alone (ingest --only webhooks)",
+            alone.text(),
+            f"no-op {noop.text()}",
+            alone.rate / noop.rate,
+            "(the load's own rate)",
+            f"{WEBHOOK_CONNECTIONS} connections, vegeta, {seconds:.0f} s, answers {alone.codes}",
+        )
+    )
+    for name, (measured, side) in under.items():
+        report.add(
+            Figure(
+                f"webhooks/s under {API_CONNECTIONS} connections of {name}",
+                measured.text(),
+                f"alone {alone.text()}",
+                measured.rate / alone.rate,
+                ">= 0.9 and p99 < 50 ms",
+                f"answers {measured.codes}; the {name}: {side.rate:,.0f}/s, answers {side.codes}",
+            )
+        )
