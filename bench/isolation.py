@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+import psutil
 import psycopg
 
 from bench.common import Figure, Process, Report, free_port
 from bench.load import bodies
 from bench.pipeline import VEGETA
 from ingest.passwords import hash_password
+from schemas.settings import Settings
 from zoomstream.samples import sign
 
 WEBHOOK_CONNECTIONS = 16
@@ -38,6 +40,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     codes: dict[str, int]
+    cpu_seconds: float
+    """Of vegeta itself: the load's own cost on this machine."""
 
     def text(self) -> str:
         return f"{self.rate:,.0f}/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
@@ -72,7 +76,7 @@ def attack(targets: Path, seconds: float, workers: int, log: Path) -> Result:
     """vegeta with `workers` connections kept busy for `seconds`."""
     raw = log.with_suffix(".bin")
     with raw.open("wb") as out:
-        subprocess.run(
+        vegeta = psutil.Popen(
             [
                 str(VEGETA),
                 "attack",
@@ -85,8 +89,14 @@ def attack(targets: Path, seconds: float, workers: int, log: Path) -> Result:
                 "-timeout=10s",
             ],
             stdout=out,
-            check=True,
         )
+        cpu = 0.0
+        while vegeta.poll() is None:
+            times = vegeta.cpu_times()
+            cpu = times.user + times.system
+            time.sleep(0.2)
+        if vegeta.returncode != 0:
+            raise RuntimeError(f"vegeta exited with {vegeta.returncode}")
     report = subprocess.run(
         [str(VEGETA), "report", "-type=json", str(raw)], capture_output=True, check=True
     )
@@ -97,7 +107,13 @@ def attack(targets: Path, seconds: float, workers: int, log: Path) -> Result:
         latencies["50th"] / 1e6,
         latencies["99th"] / 1e6,
         {str(k): int(v) for k, v in summary["status_codes"].items()},
+        cpu,
     )
+
+
+def cpu_seconds(process: Process) -> float:
+    times = psutil.Process(process.popen.pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def recording_and_organizer(database_url: str) -> tuple[str, str, str]:
@@ -133,7 +149,7 @@ def recording_and_organizer(database_url: str) -> tuple[str, str, str]:
         conn.execute(
             "INSERT INTO recording_views (recording_id, registration_id, first_viewed_at,"
             " last_viewed_at, watch_seconds_exact, completed)"
-            " SELECT (%s::bigint[])[(n % 50) + 1], n, now(), now(), n % 3600, n % 4 = 0"
+            " SELECT (%s::bigint[])[(n %% 50) + 1], n, now(), now(), n %% 3600, n %% 4 = 0"
             " FROM generate_series(1, 20000) AS n",
             (ids,),
         )
@@ -144,6 +160,7 @@ def recording_and_organizer(database_url: str) -> tuple[str, str, str]:
 
 def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seconds: float) -> None:
     secret = env["ZOOM_WEBHOOK_SECRET"].encode()
+    api_nice = env.get("API_NICE", str(Settings.model_fields["api_nice"].default))
     recording, event, organizer = recording_and_organizer(database_url)
     token = jwt.encode({"sub": organizer, "exp": int(time.time()) + 3600}, JWT_SECRET, "HS256")
     count = int(4000 * seconds)
@@ -203,18 +220,28 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
             ],
         )
         attack(webhooks, 2, WEBHOOK_CONNECTIONS, logs / "warm-up")
-        alone = attack(webhooks, seconds, WEBHOOK_CONNECTIONS, logs / "alone")
-        under: dict[str, tuple[Result, Result]] = {}
+        # Alone before and after each side load: the floor of each is the mean of the two, so
+        # a drift of the machine or the broker over the run is not taken for the side load's.
+        alone = [attack(webhooks, seconds, WEBHOOK_CONNECTIONS, logs / "alone-0")]
+        under: dict[str, tuple[Result, Result, float]] = {}
         for name, load in (("password guessing", guesses), ("organizer lists", lists)):
+            api_cpu = cpu_seconds(api)
             with ThreadPoolExecutor(1) as pool:
                 background = pool.submit(
-                    attack, load, seconds + 2, API_CONNECTIONS, logs / f"side-{name[:5]}"
+                    attack,
+                    load,
+                    seconds + 2,
+                    API_CONNECTIONS,
+                    logs / f"side-{name[:5]}",
                 )
                 time.sleep(1)  # the side load is running before the webhooks are measured
                 measured = attack(
                     webhooks, seconds, WEBHOOK_CONNECTIONS, logs / f"under-{name[:5]}"
                 )
-                under[name] = (measured, background.result())
+                under[name] = (measured, background.result(), cpu_seconds(api) - api_cpu)
+            alone.append(
+                attack(webhooks, seconds, WEBHOOK_CONNECTIONS, logs / f"alone-{len(alone)}")
+            )
     finally:
         hooks.stop()
         api.stop()
@@ -222,21 +249,28 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
     report.add(
         Figure(
             "webhooks/s alone (ingest --only webhooks)",
-            alone.text(),
+            alone[0].text(),
             f"no-op {noop.text()}",
-            alone.rate / noop.rate,
+            alone[0].rate / noop.rate,
             "(the load's own rate)",
-            f"{WEBHOOK_CONNECTIONS} connections, vegeta, {seconds:.0f} s, answers {alone.codes}",
+            f"{WEBHOOK_CONNECTIONS} connections, vegeta, {seconds:.0f} s, answers"
+            f" {alone[0].codes}; alone again after each side load:"
+            f" {', '.join(f'{a.rate:,.0f}/s' for a in alone[1:])}",
         )
     )
-    for name, (measured, side) in under.items():
+    for n, (name, (measured, side, api_cpu)) in enumerate(under.items()):
+        before, after = alone[n], alone[n + 1]
+        baseline = (before.rate + after.rate) / 2
         report.add(
             Figure(
                 f"webhooks/s under {API_CONNECTIONS} connections of {name}",
                 measured.text(),
-                f"alone {alone.text()}",
-                measured.rate / alone.rate,
+                f"alone before and after {baseline:,.0f}/s (p99 {before.p99_ms:.1f},"
+                f" {after.p99_ms:.1f} ms)",
+                measured.rate / baseline,
                 ">= 0.9 and p99 < 50 ms",
-                f"answers {measured.codes}; the {name}: {side.rate:,.0f}/s, answers {side.codes}",
+                f"answers {measured.codes}; the {name}: {side.rate:,.0f}/s, answers {side.codes};"
+                f" CPU over {seconds + 2:.0f} s: API process {api_cpu:.1f} s (nice"
+                f" {api_nice}), its load generator {side.cpu_seconds:.1f} s",
             )
         )

@@ -63,7 +63,7 @@ def create_app(
     raw_topic = settings.topic(ZOOM_RAW)
     db = db or Database(settings.database_url)
     counters_db = Database(settings.database_url, max_size=settings.password_check_concurrency)
-    limits = ApiLimits.from_settings(settings)
+    limits = ApiLimits.from_settings(settings, clock)
     openapi = document()
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 

@@ -39,6 +39,7 @@ def dashboard_routes(
     settings: Settings, db: Database, metrics: IngestMetrics, limits: ApiLimits
 ) -> list[Route]:
     token = settings.analytics_token.get_secret_value() if settings.analytics_token else None
+    answers = limits.cache()  # (name, hours) → rows, for HEAVY_READ_CACHE_SECONDS
 
     async def page(_request: Request) -> Response:
         if token is None:
@@ -57,12 +58,24 @@ def dashboard_routes(
             hours = min(max(int(request.query_params.get("hours", "48")), 1), 24 * 90)
         except ValueError as exc:
             raise ApiError(400, "hours must be a whole number") from exc
-        since = datetime.now(tz=UTC) - timedelta(hours=hours)
-        async with limits.heavy_read(conn):
-            found = await rows(conn, name, since)
-        return JSONResponse([{k: _jsonable(v) for k, v in row.items()} for row in found])
+        limits.throttle_heavy(f"address:{request.client.host if request.client else 'unknown'}")
+        found = answers.get((name, hours))
+        if found is None:
+            since = datetime.now(tz=UTC) - timedelta(hours=hours)
+            async with limits.heavy_read(conn):
+                found = [
+                    {k: _jsonable(v) for k, v in row.items()}
+                    for row in await rows(conn, name, since)
+                ]
+            if limits.cache_seconds:
+                answers[(name, hours)] = found
+        return JSONResponse(found)
 
     return [
         Route("/dashboard", page, methods=["GET"]),
-        Route("/api/analytics/{name}/", transactional(db, analytics, metrics), methods=["GET"]),
+        Route(
+            "/api/analytics/{name}/",
+            transactional(db, analytics, metrics, limits),
+            methods=["GET"],
+        ),
     ]

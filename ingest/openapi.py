@@ -72,7 +72,7 @@ OPERATIONS = (
         "/api/organizer/events/{uuid}/recordings/",
         "All recordings of an event with analytics (organizer)",
         RecordingAnalytics,
-        (401, 403, 404, 503),
+        (401, 403, 404, 429, 503),
         many=True,
         auth="required",
     ),
@@ -122,7 +122,7 @@ OPERATIONS = (
         "/api/analytics/{name}/",
         "Dashboard data: webhook-volume, attendance, recordings, email (bearer ANALYTICS_TOKEN)",
         None,
-        (400, 401, 404, 503),
+        (400, 401, 404, 429, 503),
         auth="required",
     ),
     Operation(

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         description="Port of `zoomstream ingest --only api`: the recording API and the dashboard,"
         " run apart from the webhooks so that no API request can slow down Zoom's answers.",
     )
+    api_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="The niceness `zoomstream ingest --only api` gives itself: where it shares a"
+        " host's CPU with the webhooks, they come first; 0 leaves it as it is.",
+    )
     password_failures_per_caller: int = Field(
         default=5,
         ge=1,
@@ -93,6 +100,23 @@ class Settings(BaseSettings):
     )
     heavy_read_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Their statement timeout; past it they answer 503."
+    )
+    heavy_read_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long an API process reuses a heavy read's answer (an event's"
+        " engagement figures, a dashboard query); 0: never.",
+    )
+    heavy_reads_per_caller_per_second: float = Field(
+        default=2.0,
+        gt=0,
+        description="Heavy reads a caller may ask for per second (bursts of 5); more: 429.",
+    )
+    refusal_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a 429 of the API waits before it is sent: a caller held off waits"
+        " instead of asking again at once (a thousand such waits at most).",
     )
     api_queue: int = Field(
         default=16, ge=0, description="Requests that may wait for a bounded piece of work."

@@ -18,7 +18,7 @@ from ingest.limits import ApiLimits
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Publisher
 from ingest.recording_api.announce import Announcer
-from ingest.recording_api.attendee import AttendeeEndpoints
+from ingest.recording_api.attendee import AttendeeEndpoints, guarded
 from ingest.recording_api.common import ApiError, Endpoint, transactional
 from ingest.recording_api.organizer import OrganizerEndpoints
 from ingest.recording_api.passwords import PasswordGuard
@@ -55,13 +55,17 @@ def recording_routes(
     organizer = OrganizerEndpoints(viewers, announcer, limits)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
-        return Route(path, transactional(db, endpoint, metrics), methods=[method])
+        return Route(path, transactional(db, endpoint, metrics, limits), methods=[method])
 
     return [
         route("/api/events/{uuid}/recordings/", attendee.event_list, "GET"),
         route("/api/recordings/{uuid}/", attendee.detail, "GET"),
         route("/api/recordings/{uuid}/", organizer.update, "PUT"),
-        route("/api/recordings/{uuid}/access/", attendee.access, "GET"),
+        Route(
+            "/api/recordings/{uuid}/access/",
+            guarded(guard, viewers, limits, transactional(db, attendee.access, metrics, limits)),
+            methods=["GET"],
+        ),
         route("/api/recordings/{uuid}/progress/", attendee.progress, "POST"),
         route("/api/recordings/{uuid}/publish/", organizer.publish, "POST"),
         route("/api/recordings/{uuid}/unpublish/", organizer.unpublish, "POST"),

@@ -3,7 +3,7 @@ the progress beacon. Detail and lists never carry URLs, tokens or passwords; onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,17 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingest.access import decide
+from ingest.limits import ApiLimits
 from ingest.recording_api.announce import Announcer
 from ingest.recording_api.common import ApiError, json_response, read_model
 from ingest.recording_api.passwords import PasswordGuard
-from ingest.recording_api.rows import path_event, path_recording, summary_fields
-from ingest.recording_api.viewer import (
-    PASSWORD_HEADER,
-    Viewers,
-    caller_key,
-    recording_facts,
-    require,
-)
+from ingest.recording_api.rows import parse_uuid, path_event, path_recording, summary_fields
+from ingest.recording_api.viewer import PASSWORD_HEADER, Viewers, recording_facts, require
 from schemas.recording_api import (
     Accepted,
     FileAccess,
@@ -42,6 +37,29 @@ def access_url(file: dict[str, Any]) -> str:
     if file["file_type"] == "video":
         return str(file["play_url"] or file["share_url"] or file["download_url"])
     return str(file["download_url"] or file["share_url"])
+
+
+def guarded(
+    guard: PasswordGuard,
+    viewers: Viewers,
+    limits: ApiLimits,
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """`handler` (the access endpoint), first refusing a password attempt this process knows to
+    be locked out: before any transaction, so it costs no database round trip."""
+
+    async def handle(request: Request) -> Response:
+        caller = viewers.caller_key(request)
+        if PASSWORD_HEADER in request.headers and caller is not None:
+            try:
+                recording = str(parse_uuid(request.path_params["uuid"], "recording"))
+                guard.refuse_if_locked(recording, caller)
+            except ApiError as exc:
+                await limits.tarpit.hold(exc.status)
+                return exc.response()
+        return await handler(request)
+
+    return handle
 
 
 class AttendeeEndpoints:
@@ -85,8 +103,13 @@ class AttendeeEndpoints:
         require(decide(facts, viewer.caller, password_ok=True))  # all but the password
         if facts.has_password and not viewer.caller.is_organizer:
             given = request.headers.get(PASSWORD_HEADER)
-            ok = given is not None and await self._guard.check(
-                row["id"], caller_key(request, viewer), given, row["access_password_hash"]
+            caller = self._viewers.caller_key(request)
+            ok = (
+                given is not None
+                and caller is not None
+                and await self._guard.check(
+                    str(row["uuid"]), caller, given, row["access_password_hash"]
+                )
             )
             require(decide(facts, viewer.caller, password_ok=ok))
         if not viewer.caller.is_organizer:  # an organizer's preview is not a view

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.body import BodyTooLarge, error_response, read_body
-from ingest.limits import Busy
+from ingest.limits import ApiLimits, Busy, RateLimited
 from ingest.metrics import IngestMetrics
 from sinks import Database
 
@@ -73,18 +73,24 @@ async def read_model(request: Request, model: type[M]) -> M:
 
 
 def transactional(
-    db: Database, endpoint: Endpoint, metrics: IngestMetrics
+    db: Database, endpoint: Endpoint, metrics: IngestMetrics, limits: ApiLimits
 ) -> Callable[[Request], Awaitable[Response]]:
     """`endpoint` in one transaction; its `ApiError` as the answer, 503 while PostgreSQL is
     unreachable, while a bounded piece of work is full (`Busy`) or when a bounded read ran past
-    its statement timeout. The transaction rolls back on any refusal."""
+    its statement timeout; 429 for a caller over its rate. A 429 waits in the tarpit first. The
+    transaction rolls back on any refusal."""
 
     async def handle(request: Request) -> Response:
         try:
             async with db.transaction() as conn:
                 return await endpoint(request, conn)
         except ApiError as exc:
+            await limits.tarpit.hold(exc.status)
             return exc.response()
+        except RateLimited as exc:
+            metrics.busy.labels("rate_limited").inc()
+            await limits.tarpit.hold(429)
+            return error_response(429, str(exc), exc.retry_after)
         except Busy as exc:
             metrics.busy.labels(exc.limiter).inc()
             return error_response(503, str(exc))

@@ -56,9 +56,15 @@ class PasswordGuard:
         self._clock = clock
         self._locked: dict[Counter, float] = {}
 
-    async def check(self, recording_id: int, caller: str, given: str, stored_hash: str) -> bool:
-        """Whether `given` is the recording's password; ApiError(429) while locked out."""
-        counters: list[Counter] = [("recording", str(recording_id)), ("caller", caller)]
+    def refuse_if_locked(self, recording: str, caller: str) -> None:
+        """ApiError(429) when this process knows the recording or the caller is locked out:
+        asked before anything else of the request, so a guesser held off costs no database."""
+        self._refuse_if_locked([("recording", recording), ("caller", caller)], self._clock())
+
+    async def check(self, recording: str, caller: str, given: str, stored_hash: str) -> bool:
+        """Whether `given` is the password of `recording` (its uuid); ApiError(429) while it or
+        `caller` (`Viewers.caller_key`) is locked out."""
+        counters: list[Counter] = [("recording", recording), ("caller", caller)]
         self._refuse_if_locked(counters, self._clock())
         async with self._hashing.slot():
             return await self._check(counters, given, stored_hash)

@@ -67,19 +67,24 @@ class Viewers:
             raise ApiError(403, "only the event's organizer may do this")
         return viewer
 
+    def caller_key(self, request: Request) -> str | None:
+        """Whom failed passwords are counted against: the token's user, else the client's
+        address (behind a proxy, uvicorn takes it from X-Forwarded-For when FORWARDED_ALLOW_IPS
+        trusts the proxy); None for a token that is not valid (the request is refused anyway).
+        No database: a guesser held off costs none."""
+        try:
+            subject = bearer_subject(request.headers.get("authorization"), self._secret)
+        except AuthError:
+            return None
+        if subject is not None:
+            return f"user:{subject}"
+        return f"address:{request.client.host if request.client else 'unknown'}"
+
 
 def recording_facts(row: dict[str, Any]) -> RecordingFacts:
     return RecordingFacts(
         row["is_published"], row["status"], row["access_level"], row["requires_password"]
     )
-
-
-def caller_key(request: Request, viewer: Viewer) -> str:
-    """Whom failed passwords are counted against: the signed-in user, else the client's address
-    (behind a proxy, uvicorn takes it from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it)."""
-    if viewer.user_id is not None:
-        return f"user:{viewer.user_id}"
-    return f"address:{request.client.host if request.client else 'unknown'}"
 
 
 def require(decision: Decision) -> None:
