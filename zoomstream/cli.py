@@ -72,6 +72,8 @@ def ingest(
         settings, publisher, readiness=readiness, serve=only.value if only else "all"
     )
     default_port = settings.api_port if only is Only.api else settings.ingest_port
+    if only is Only.api and settings.api_nice:
+        os.nice(settings.api_nice)  # Zoom's answers first where both share a host's CPU
     uvicorn.run(
         application,
         host=host or settings.ingest_host,
