@@ -6,9 +6,10 @@ Rules (docs/design.md, "Recordings"):
   no end time, defect 10), falling back to `start_time` + `duration` minutes.
 - File types keep what Zoom said: known ones map to the spec's names, unknown ones become their
   own lower-cased type, never video (defect 12).
-- Status: `deleted` or `trashed` when the recording's lifecycle says so; otherwise `processing`
-  while any video or audio file (or, lacking those, any file) is still processing or there are
-  no files, else `available`.
+- Status: `deleted` or `trashed` when the recording's lifecycle says so; otherwise `available`
+  as soon as one video file is completed (an audio-only or other secondary file still processing
+  does not hold it back); with no video, as soon as one audio file is; with neither, once every
+  file is; `processing` until then, and while there are no files.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ KNOWN_FILE_TYPES = {
     "TIMELINE": "timeline",
     "SUMMARY": "summary",
 }
-MEDIA_TYPES = frozenset({"video", "audio"})
+MEDIA_TYPES = ("video", "audio")
+"""What makes a recording watchable, in the order it is looked for."""
 TRANSCRIPT_TYPES = frozenset({"transcript", "cc"})
 DOWNLOAD_TOKEN_LIFETIME = timedelta(hours=24)
 LIFECYCLE_EVENTS: dict[str, Lifecycle] = {
@@ -123,8 +125,10 @@ def recording_status(lifecycle: Lifecycle, files: Iterable[tuple[str, str]]) -> 
     if lifecycle != "active":
         return lifecycle
     files = list(files)
-    media = [status for kind, status in files if kind in MEDIA_TYPES]
-    deciding = media or [status for _kind, status in files]
-    if not deciding or any(status != "completed" for status in deciding):
+    for kind in MEDIA_TYPES:  # video first, then audio
+        found = [status for file_kind, status in files if file_kind == kind]
+        if found:
+            return "available" if "completed" in found else "processing"
+    if not files or any(status != "completed" for _kind, status in files):
         return "processing"
     return "available"

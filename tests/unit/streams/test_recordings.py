@@ -86,6 +86,13 @@ def test_processing_files_stay_processing() -> None:
         ("active", [("video", "processing"), ("timeline", "completed")], "processing"),
         ("active", [("video", "completed"), ("transcript", "processing")], "available"),
         ("active", [("chat", "completed")], "available"),
+        # issue 16.4: a finished video is enough; audio or a second view still processing
+        ("active", [("video", "completed"), ("audio", "processing")], "available"),
+        ("active", [("video", "processing"), ("video", "completed")], "available"),
+        ("active", [("video", "processing"), ("audio", "completed")], "processing"),
+        ("active", [("audio", "completed"), ("chat", "processing")], "available"),
+        ("active", [("audio", "processing")], "processing"),
+        ("active", [("chat", "completed"), ("timeline", "processing")], "processing"),
         ("trashed", [("video", "completed")], "trashed"),
         ("deleted", [("video", "completed")], "deleted"),
     ],
