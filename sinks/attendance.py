@@ -275,7 +275,8 @@ async def upsert_identities(conn: AsyncConnection, rows: Sequence[tuple[str, str
         await conn.execute(
             "INSERT INTO attendance_identities (zoom_meeting_uuid, identity, person_key)"
             " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])"
-            " ON CONFLICT (zoom_meeting_uuid, identity) DO UPDATE SET person_key = EXCLUDED.person_key",
+            " ON CONFLICT (zoom_meeting_uuid, identity) DO UPDATE SET person_key = EXCLUDED.person_key,"
+            " updated_at = now() WHERE attendance_identities.person_key <> EXCLUDED.person_key",
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
         )
 

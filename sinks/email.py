@@ -152,7 +152,7 @@ async def attach_events(
 ) -> int:
     """Link the events that arrived before their email's ids were known; return how many."""
     cur = await conn.execute(
-        "UPDATE email_events SET email_log_id = %(log)s WHERE email_log_id IS NULL"
+        "UPDATE email_events SET email_log_id = %(log)s, updated_at = now() WHERE email_log_id IS NULL"
         " AND ((provider_message_id = %(pmid)s AND %(pmid)s <> '') OR message_id = %(mid)s)",
         {"log": log_id, "pmid": provider_message_id, "mid": message_id},
     )
@@ -161,7 +161,8 @@ async def attach_events(
 
 async def link_event(conn: AsyncConnection, provider: str, event_id: str, log_id: int) -> None:
     await conn.execute(
-        "UPDATE email_events SET email_log_id = %s WHERE provider = %s AND event_id = %s",
+        "UPDATE email_events SET email_log_id = %s, updated_at = now()"
+        " WHERE provider = %s AND event_id = %s",
         (log_id, provider, event_id),
     )
 

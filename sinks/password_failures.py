@@ -19,6 +19,7 @@ TAKE_SQL = """
 INSERT INTO recording_password_failures AS f (scope, key, created_at, failures)
 SELECT scope, key, %(now)s, 1 FROM unnest(%(scopes)s::text[], %(keys)s::text[]) AS c(scope, key)
 ON CONFLICT (scope, key) DO UPDATE SET
+    updated_at = now(),
     failures = CASE WHEN f.created_at <= %(now)s - %(window)s THEN 1 ELSE f.failures + 1 END,
     created_at = CASE WHEN f.created_at <= %(now)s - %(window)s THEN %(now)s ELSE f.created_at END
 RETURNING scope, key, failures, created_at
@@ -46,7 +47,7 @@ async def take(
 async def give_back(conn: AsyncConnection, counters: Sequence[Counter]) -> None:
     """Take back an attempt that is no failure: it succeeded, or it was refused unhashed."""
     await conn.execute(
-        "UPDATE recording_password_failures SET failures = GREATEST(failures - 1, 0)"
+        "UPDATE recording_password_failures SET failures = GREATEST(failures - 1, 0), updated_at = now()"
         " WHERE (scope, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
         ([scope for scope, _ in counters], [key for _, key in counters]),
     )

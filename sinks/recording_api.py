@@ -31,7 +31,10 @@ async def _one(conn: AsyncConnection, sql: str, params: Any) -> dict[str, Any] |
 
 
 async def recording(conn: AsyncConnection, recording_uuid: UUID) -> dict[str, Any] | None:
-    return await _one(conn, RECORDING + " WHERE r.uuid = %s", (recording_uuid,))
+    """The recording, unless it or its event is not there (an event soft-deleted: 404)."""
+    return await _one(
+        conn, RECORDING + " WHERE r.uuid = %s AND e.deleted_at IS NULL", (recording_uuid,)
+    )
 
 
 async def event(conn: AsyncConnection, event_uuid: UUID) -> dict[str, Any] | None:

@@ -99,18 +99,30 @@ async def upsert(conn: AsyncConnection, rows: Sequence[WebhookLogRow]) -> None:
 FAILED_OR_STUCK_SQL = """
 SELECT webhook_id, payload::text AS payload, headers, received_at, processing_attempts
   FROM zoom_webhook_logs
- WHERE processing_status = 'failed'
-    OR (processing_status IN ('pending', 'processing') AND updated_at < %(stuck_before)s)
+ WHERE NOT parked
+   AND (processing_status = 'failed'
+        OR (processing_status IN ('pending', 'processing') AND updated_at < %(stuck_before)s))
  ORDER BY event_timestamp, id
 """
 
 
 async def failed_or_stuck(conn: AsyncConnection, stuck_before: datetime) -> list[dict[str, Any]]:
     """The rows `retry-failed` drives again: failed ones, and pending or processing ones not
-    touched since `stuck_before` (a retry that never came), oldest event first."""
+    touched since `stuck_before` (a retry that never came), oldest event first; never a parked
+    one (it waits for its recording)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(FAILED_OR_STUCK_SQL, {"stuck_before": stuck_before})
         return await cur.fetchall()
+
+
+async def parked_count(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """How many webhooks are parked, and when the oldest of them was received."""
+    cur = await conn.execute(
+        "SELECT count(*), min(received_at) FROM zoom_webhook_logs"
+        " WHERE parked AND processing_status = 'pending'"
+    )
+    row = await cur.fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
 
 
 async def parked(conn: AsyncConnection, meeting_uuid: str) -> list[tuple[str, str, datetime]]:

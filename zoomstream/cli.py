@@ -264,15 +264,20 @@ def retry_failed(
     dead_letters: Annotated[
         bool, typer.Option(help="Also re-drive the dead-letter topics.")
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(help="Also re-drive webhooks that have had their three attempts."),
+    ] = False,
 ) -> None:
-    """Re-drive failed webhooks (each by its event type), stuck ones, and dead letters."""
+    """Re-drive failed webhooks (each by its event type), stuck ones, and dead letters; never a
+    parked one (it waits for its recording), nor one past its three attempts unless --force."""
     import asyncio
     from datetime import timedelta
 
     from streams.webhooks.retry_failed import retry_failed as run_retry
 
     summary = asyncio.run(
-        run_retry(_settings(), timedelta(minutes=stuck_after_minutes), dead_letters)
+        run_retry(_settings(), timedelta(minutes=stuck_after_minutes), dead_letters, force)
     )
     for line in summary.lines():
         typer.echo(line)

@@ -2,7 +2,10 @@
 
 - Log rows `failed`, and rows `pending` or `processing` untouched for longer than a bound (a
   retry that never came, a crash in an old version), are applied again from their stored
-  payload by the worker's own code, each routed by its event type (spec defect 8).
+  payload by the worker's own code, each routed by its event type (spec defect 8). A webhook
+  parked until its recording arrives is not one of them: it is waiting, not stuck (they are
+  counted, with the oldest one's time). One that has had its three attempts is left alone and
+  counted, unless `force` drives it anyway (counted apart).
 - Dead letters: each one is driven once per consumer group (`{prefix}zoomstream-retry-failed`
   commits after it). A Zoom webhook is applied from its envelope; an email send request or
   provider delivery goes back to its source topic, where the worker takes it again (both are
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +29,7 @@ from schemas.retry import RetryRequest
 from schemas.settings import Settings
 from schemas.topics import EMAIL_DEAD_LETTERS, ZOOM_DEAD_LETTERS, ZOOM_RAW
 from sinks import Database, webhook_log
+from streams.runtime.attempts import MAX_ATTEMPTS
 from streams.runtime.delivery import Delivery
 from streams.runtime.ranges import Offsets, RangeReader
 from streams.webhooks.apply import Item, apply_and_publish, build_handlers, record_publisher
@@ -41,12 +45,23 @@ class RetrySummary:
     completed: int = 0
     failed_again: int = 0
     unreadable: int = 0
+    held: set[str] = field(default_factory=set)
+    """Webhooks at the attempt limit, left alone (`--force` drives them)."""
+    forced: int = 0
+    parked: int = 0
+    parked_since: datetime | None = None
 
     def lines(self) -> list[str]:
+        since = self.parked_since
+        oldest = f", the oldest since {since.astimezone(UTC).isoformat()}" if since else ""
         return [
             f"webhooks driven again: {self.from_logs} from failed or stuck log rows,"
             f" {self.from_dead_letters} from dead letters",
             f"  now done: {self.completed}; failed again: {self.failed_again}",
+            f"  past the {MAX_ATTEMPTS}-attempt limit (--force): {self.forced}",
+            f"webhooks at the {MAX_ATTEMPTS}-attempt limit, left alone (--force drives them):"
+            f" {len(self.held)}",
+            f"webhooks parked until their recording arrives (not driven): {self.parked}{oldest}",
             f"email messages sent back to their topics: {self.resent}",
             f"dead letters that cannot be read (left alone): {self.unreadable}",
         ]
@@ -71,8 +86,10 @@ def envelope_from_dead_letter(letter: DeadLetter) -> tuple[RawWebhookEnvelope, i
 
 
 class RetryRun:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, force: bool = False) -> None:
         self.settings = settings
+        self.force = force
+        """Drive webhooks at the attempt limit too."""
         self.db = Database(settings.database_url)
         self.publisher = record_publisher(settings, 10.0)
         self.handlers = build_handlers(
@@ -96,6 +113,11 @@ class RetryRun:
     def item(self, envelope: RawWebhookEnvelope, attempts: int, source: str) -> Item | None:
         if envelope.webhook_id in self.done:
             return None
+        if attempts >= MAX_ATTEMPTS:
+            if not self.force:
+                self.summary.held.add(envelope.webhook_id)
+                return None
+            self.summary.forced += 1
         try:
             event = parse_zoom_event(envelope.body)
         except InvalidZoomEvent:
@@ -107,6 +129,7 @@ class RetryRun:
     async def from_logs(self, stuck_after: timedelta) -> None:
         async with self.db.transaction() as conn:
             rows = await webhook_log.failed_or_stuck(conn, datetime.now(tz=UTC) - stuck_after)
+            self.summary.parked, self.summary.parked_since = await webhook_log.parked_count(conn)
         items = []
         for row in rows:
             found = self.item(
@@ -167,9 +190,9 @@ class RetryRun:
 
 
 async def retry_failed(
-    settings: Settings, stuck_after: timedelta, dead_letters: bool = True
+    settings: Settings, stuck_after: timedelta, dead_letters: bool = True, force: bool = False
 ) -> RetrySummary:
-    run = RetryRun(settings)
+    run = RetryRun(settings, force)
     await run.publisher.start()
     try:
         await run.from_logs(stuck_after)

@@ -26,7 +26,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.settings import LOCAL_DATABASE_URL
-from schemas.topics import ZOOM_RAW
+from schemas.topics import EMAIL_RAW, ZOOM_RAW
+from streams.runtime.ranges import Offsets
 from tests.conftest import SECRET
 from tests.polling import TimedOut, poll
 from zoomstream.migrate import migrate
@@ -222,6 +223,21 @@ class Pipeline:
             bootstrap=self.env["KAFKA_BOOTSTRAP_SERVERS"],
             meanwhile=lambda: self.assert_running("worker"),
         )
+
+    def wait_workers_caught_up(self, timeout: float = 60.0) -> None:
+        """Until the workers' group has committed every offset of the raw topics: each batch's
+        effects are committed before its offsets, so everything sent so far is in PostgreSQL."""
+        offsets = Offsets(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.worker_group)
+        topics = [f"{self.env['TOPIC_PREFIX']}{name}" for name in (ZOOM_RAW, EMAIL_RAW)]
+        try:
+            poll(
+                lambda: offsets.unread(topics),
+                until=lambda unread: not unread,
+                what=f"group {self.worker_group} to commit every offset of {topics}",
+                timeout=timeout,
+            )
+        finally:
+            offsets.close()
 
     def start_another_worker(self, name: str) -> str:
         """One more worker in the same group, with a Faust data folder and a metrics port of its

@@ -16,11 +16,11 @@ DERIVED = {
     "zoom_recordings": ("id", "created_at", "updated_at", "version"),
     "zoom_recording_files": ("id", "created_at", "updated_at", "recording_id"),
     "zoom_meetings": ("id", "created_at", "updated_at", "settled_at"),
-    "zoom_participant_facts": ("id", "created_at"),
+    "zoom_participant_facts": ("id", "created_at", "updated_at"),
     "attendance_sessions": ("id", "created_at", "updated_at"),
     "attendance_summaries": ("id", "created_at", "updated_at", "version"),
-    "attendance_flags": ("created_at",),
-    "attendance_identities": (),
+    "attendance_flags": ("id", "created_at", "updated_at"),
+    "attendance_identities": ("id", "created_at", "updated_at"),
 }
 WIPE = (
     "TRUNCATE zoom_webhook_logs, zoom_recordings, zoom_recording_files, zoom_meetings,"

@@ -102,7 +102,7 @@ def logged_once(database_url: str, accepted: set[str]) -> None:
 
 
 def same_as_clean_run(pipeline: Pipeline, database_url: str, clean_database_url: str) -> None:
-    time.sleep(2)
+    pipeline.wait_workers_caught_up()
     pipeline.stop_all()
     env = dict(pipeline.env)
     pipeline.env["DATABASE_URL"] = clean_database_url

@@ -174,7 +174,8 @@ DERIVED = {
     "summaries": "SELECT zoom_meeting_uuid, person_key, registration_id, registrant_id, email, name,"
     " first_join, last_leave, total_seconds, session_count, attended, threshold_seconds"
     " FROM attendance_summaries ORDER BY 1, 2",
-    "identities": "SELECT * FROM attendance_identities ORDER BY 1, 2",
+    "identities": "SELECT zoom_meeting_uuid, identity, person_key, uuid"
+    " FROM attendance_identities ORDER BY 1, 2",
 }
 
 

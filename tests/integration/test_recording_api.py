@@ -181,6 +181,27 @@ def test_bad_tokens_and_unknown_ids(world: World) -> None:
     assert world.client.get(f"/api/recordings/{uuid.uuid4()}/").status_code == 404
 
 
+def test_recordings_of_a_soft_deleted_event_are_not_found(world: World) -> None:
+    """Issue 16.7: as the event's list already was, every recording endpoint answers 404."""
+    recording = world.recordings["public"]
+    assert world.client.get(f"/api/recordings/{recording}/").status_code == 200
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute("UPDATE events SET deleted_at = now() WHERE uuid = %s", (world.event,))
+    organizer = world.token("organizer")
+    for method, path, headers, body in (
+        ("GET", f"/api/recordings/{recording}/", {}, None),
+        ("GET", f"/api/recordings/{recording}/access/", {}, None),
+        ("POST", f"/api/recordings/{recording}/progress/", world.token("confirmed"), {}),
+        ("PUT", f"/api/recordings/{recording}/", organizer, {"title": "x"}),
+        ("POST", f"/api/recordings/{recording}/publish/", organizer, None),
+        ("POST", f"/api/recordings/{recording}/unpublish/", organizer, None),
+        ("GET", f"/api/events/{world.event}/recordings/", {}, None),
+        ("GET", f"/api/organizer/events/{world.event}/recordings/", organizer, None),
+    ):
+        response = world.client.request(method, path, headers=headers, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+
+
 def test_access_gives_urls_records_a_view_and_checks_the_password(world: World) -> None:
     registrants = world.recordings["registrants"]
     before = world.topic_count(RECORDING_VIEWS)

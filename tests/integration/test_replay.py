@@ -51,7 +51,7 @@ def test_wipe_and_replay_gives_back_every_derived_row(
             )
             assert response.status_code == 200
     assert wait_for_rows(database_url, len(bodies)) == len(bodies)
-    time.sleep(2)
+    pipeline.wait_workers_caught_up()  # every batch committed, the last summaries included
     pipeline.stop_all()
     original = checksums(database_url)
     logs_before = rows_of(database_url, "zoom_webhook_logs")

@@ -1,5 +1,6 @@
-"""retry-failed: a webhook that failed three times (dead-lettered) and one stuck in processing
-are driven through again once the cause is gone, each by its event type."""
+"""retry-failed: a webhook stuck in processing is driven through again, by its event type; one
+that failed three times (dead-lettered) is left at its limit until `--force`; a parked one is
+reported, never driven (issue 16.11)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from zoomstream.samples import dumps, meeting_object, zoom_event
 pytestmark = pytest.mark.integration
 
 
-def retry(pipeline: Pipeline) -> str:
-    return pipeline.command("retry-failed", "--stuck-after-minutes", "30")
+def retry(pipeline: Pipeline, *more: str) -> str:
+    return pipeline.command("retry-failed", "--stuck-after-minutes", "30", *more)
 
 
 def test_failed_and_stuck_webhooks_are_driven_again(
@@ -61,11 +62,26 @@ def test_failed_and_stuck_webhooks_are_driven_again(
             " 'occ-stuck==', %s::jsonb, '{}'::jsonb, 'processing', 1, now(), now() - interval '2 hours')",
             (MEETING, dumps(stuck).decode()),
         )
+        # A transcript parked two hours ago until its recording arrives: waiting, not stuck.
+        conn.execute(
+            "INSERT INTO zoom_webhook_logs (webhook_id, event_type, event_timestamp,"
+            " zoom_meeting_uuid, payload, headers, processing_status, processing_attempts, parked,"
+            " received_at, updated_at) VALUES (repeat('b', 64), 'recording.transcript_completed',"
+            " now(), 'occ-parked==', '{}'::jsonb, '{}'::jsonb, 'pending', 1, true,"
+            " '2026-11-30T10:00:00Z', now() - interval '2 hours')"
+        )
         conn.execute("ALTER TABLE zoom_recording_files DROP CONSTRAINT not_yet")
 
     output = retry(running)
-    assert "webhooks driven again: 2 from failed or stuck log rows" in output, output
-    assert "now done: 2; failed again: 0" in output, output
+    assert "webhooks driven again: 1 from failed or stuck log rows" in output, output
+    assert "now done: 1; failed again: 0" in output, output
+    assert "at the 3-attempt limit, left alone (--force drives them): 1" in output, output
+    assert "not driven): 1, the oldest since 2026-11-30T10:00:00+00:00" in output, output
+
+    output = retry(running, "--force")
+    assert "webhooks driven again: 1 from failed or stuck log rows" in output, output
+    assert "past the 3-attempt limit (--force): 1" in output, output
+    assert "now done: 1; failed again: 0" in output, output
     with psycopg.connect(database_url) as conn:
         statuses = conn.execute(
             "SELECT zoom_meeting_uuid, processing_status, processing_attempts FROM zoom_webhook_logs"
@@ -75,7 +91,11 @@ def test_failed_and_stuck_webhooks_are_driven_again(
         meetings = conn.execute(
             "SELECT count(*) FROM zoom_meetings WHERE zoom_meeting_uuid = 'occ-stuck=='"
         ).fetchone()
-    assert statuses == [("occ-retry==", "completed", 4), ("occ-stuck==", "completed", 2)]
+    assert statuses == [
+        ("occ-parked==", "pending", 1),
+        ("occ-retry==", "completed", 4),
+        ("occ-stuck==", "completed", 2),
+    ]
     assert recordings == (2,) and meetings == (1,)  # routed: a recording, and a meeting
 
     # The dead letter was driven once (the log row took it first); a second run has nothing.
