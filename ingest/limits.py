@@ -4,7 +4,8 @@ of expensive requests queues without end.
 `Limiter` lets `concurrency` requests at a time into a piece of work and up to `queue` wait for
 a slot; one more is refused at once (`Busy`, answered 503 with Retry-After). The password check
 (its hash in a worker thread) and the expensive reads (organizer lists with analytics, the
-dashboard's queries) each have one.
+dashboard's queries) each have one. `Throttle` holds a caller to a rate (429), `Tarpit` makes
+every 429 wait before it is sent, and `ApiLimits` is one API process's set of them.
 """
 
 from __future__ import annotations

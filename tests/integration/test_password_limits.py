@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from ingest.passwords import hash_password
+from schemas.settings import Settings
 from tests.integration.conftest import Pipeline
 from zoomstream.topics import ensure_topics
 
@@ -118,8 +119,6 @@ def api(pipeline: Pipeline, database_url: str) -> Iterator[Callable[[int], Api]]
 
 
 def ensure_topics_for(pipeline: Pipeline) -> None:
-    from schemas.settings import Settings
-
     ensure_topics(
         Settings(
             _env_file=None,
