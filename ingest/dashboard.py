@@ -68,8 +68,7 @@ def dashboard_routes(
                     {k: _jsonable(v) for k, v in row.items()}
                     for row in await rows(conn, name, since)
                 ]
-            if limits.cache_seconds:
-                answers[(name, hours)] = found
+            answers[(name, hours)] = found
         return JSONResponse(found)
 
     return [

@@ -143,8 +143,9 @@ class ApiLimits:
         )
 
     def cache(self) -> TTLCache[Any, Any]:
-        """Where a heavy read keeps its answers for `cache_seconds` (a few thousand at most)."""
-        return TTLCache(maxsize=4096 if self.cache_seconds else 0, ttl=self.cache_seconds or 1)
+        """Where a heavy read keeps its answers for `cache_seconds` (a few thousand at most; with
+        0 an answer expires as it is stored, so none is reused)."""
+        return TTLCache(maxsize=4096, ttl=self.cache_seconds)
 
     def throttle_heavy(self, caller: str) -> None:
         """429 (Retry-After) for a caller asking for heavy reads faster than its rate."""

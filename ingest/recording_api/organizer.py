@@ -46,8 +46,7 @@ class OrganizerEndpoints:
         if engagement is None:
             async with self._limits.heavy_read(conn):
                 engagement = await store.engagement(conn, event["id"])
-            if self._limits.cache_seconds:
-                self._engagement[event["id"]] = engagement
+            self._engagement[event["id"]] = engagement
         items = []
         for row in await store.event_recordings(conn, event["id"]):
             stats = engagement.get(row["id"], {"completions": 0, "average_watch_seconds": 0.0})
