@@ -1,5 +1,8 @@
 """Who may see a recording: the spec's four levels, publication, availability and the optional
-platform password, with the organizer always allowed to preview (spec defect 20). Pure."""
+platform password, with the organizer always allowed to preview (spec defect 20). Pure.
+
+A registration that does not count (`schemas.registration`) opens nothing but public
+recordings, at any level: an attended or certified registration cancelled since included."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from schemas.recording_api import AccessLevel
+from schemas.registration import is_live
 
 Verdict = Literal["allowed", "login_required", "forbidden", "password_required"]
 
@@ -59,7 +63,7 @@ def decide(recording: RecordingFacts, caller: Caller, password_ok: bool) -> Deci
             if not caller.authenticated:
                 return Decision("login_required", "sign in to watch this recording")
             return Decision("forbidden", "only registrants of the event may watch")
-        if recording.access_level == "registrants" and registration.status != "confirmed":
+        if not is_live(registration.status):
             return Decision("forbidden", "only confirmed registrants may watch")
         if recording.access_level == "attendees" and not registration.attended:
             return Decision("forbidden", "only those who attended may watch")

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-Message = tuple[str, bytes | None, bytes]
-"""(topic, key, value) of one message to publish."""
+Message = tuple[str, bytes | None, bytes | None]
+"""(topic, key, value) of one message to publish; no value: a tombstone."""
 
 
 class PublishError(RuntimeError):
@@ -167,7 +167,7 @@ class InMemoryPublisher:
     """The fake: keeps what was published; `available=False` makes it fail like a down broker."""
 
     available: bool = True
-    messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
 
     async def start(self) -> None:
         return None

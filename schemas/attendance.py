@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,9 +17,17 @@ class AttendanceSession(BaseModel):
     duration_seconds: int | None
 
 
+def attendance_key(zoom_meeting_uuid: str, person_key: str) -> str:
+    """The key of a person's messages on `zoom.attendance`."""
+    return f"{zoom_meeting_uuid}|{person_key}"
+
+
 class AttendanceRecord(BaseModel):
     """Value of `zoom.attendance`, sent whenever a summary changes. Keep the highest `version`
-    per key: a record can be delivered again after a restart or a replay."""
+    per key: a record can be delivered again after a restart or a replay. A null value (a
+    tombstone) says the key is gone: its person turned out to be one with another key (a join
+    known by email, then a webhook with their registrant id), whose record holds it all; a key
+    that is gone never comes back."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -46,4 +55,20 @@ class AttendanceRecord(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.zoom_meeting_uuid}|{self.person_key}"
+        return attendance_key(self.zoom_meeting_uuid, self.person_key)
+
+
+@dataclass(frozen=True)
+class AttendanceRemoved:
+    """A person key that is gone from its occurrence: published as a tombstone."""
+
+    zoom_meeting_uuid: str
+    person_key: str
+
+    @property
+    def key(self) -> str:
+        return attendance_key(self.zoom_meeting_uuid, self.person_key)
+
+
+AttendanceChange = AttendanceRecord | AttendanceRemoved
+"""What a committed change publishes on `zoom.attendance` for one key."""

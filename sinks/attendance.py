@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from schemas.registration import LIVE_STATUS
 from schemas.rows import MeetingRow
 
 UPSERT_MEETING = """
@@ -255,14 +256,14 @@ async def registrations(
     registrant_ids: Sequence[str],
     emails: Sequence[str],
 ) -> dict[int, list[Registration]]:
-    """The events' registrations that have one of the registrant ids or (lower-cased) emails,
-    by event id."""
+    """The events' registrations that count (`schemas.registration`) and have one of the
+    registrant ids or (lower-cased) emails, by event id."""
     found: dict[int, list[Registration]] = {event_id: [] for event_id in event_ids}
     cur = await conn.execute(
         "SELECT event_id, id, uuid::text, zoom_registrant_id, lower(email) FROM registrations"
         " WHERE event_id = ANY(%b) AND (zoom_registrant_id = ANY(%b) OR lower(email) = ANY(%b))"
-        " ORDER BY id",
-        (list(event_ids), list(registrant_ids), list(emails)),
+        " AND status = %s ORDER BY id",
+        (list(event_ids), list(registrant_ids), list(emails), LIVE_STATUS),
     )
     for r in await cur.fetchall():
         found[int(r[0])].append((int(r[1]), str(r[2]), r[3], str(r[4])))
@@ -410,27 +411,31 @@ async def versions(
 async def sync_attended(conn: AsyncConnection, candidates: Sequence[int]) -> None:
     """Make registrations.attended follow the summaries for the registrations named.
 
-    Set when any summary of the registration is attended (and remembered in attendance_flags);
-    set back to false only where zoomstream set it and no summary is attended any more.
+    Set when the registration counts (`schemas.registration`) and any of its summaries is
+    attended (and remembered in attendance_flags); set back to false only where zoomstream set
+    it and no summary is attended any more, or the registration no longer counts.
     """
     if not candidates:
         return
-    ids = sorted(set(candidates))
+    params = {"ids": sorted(set(candidates)), "live": LIVE_STATUS}
     await conn.execute(
         "WITH reached AS ("
         "  UPDATE registrations r SET attended = true, updated_at = now()"
-        "   WHERE r.id = ANY(%(ids)b) AND NOT r.attended AND EXISTS ("
+        "   WHERE r.id = ANY(%(ids)b) AND NOT r.attended AND r.status = %(live)s AND EXISTS ("
         "     SELECT 1 FROM attendance_summaries s WHERE s.registration_id = r.id AND s.attended)"
         "  RETURNING r.id)"
         " INSERT INTO attendance_flags (registration_id) SELECT id FROM reached ON CONFLICT DO NOTHING",
-        {"ids": ids},
+        params,
     )
     await conn.execute(
         "WITH withdrawn AS ("
-        "  DELETE FROM attendance_flags f WHERE f.registration_id = ANY(%(ids)b) AND NOT EXISTS ("
-        "    SELECT 1 FROM attendance_summaries s WHERE s.registration_id = f.registration_id AND s.attended)"
+        "  DELETE FROM attendance_flags f WHERE f.registration_id = ANY(%(ids)b) AND ("
+        "    NOT EXISTS (SELECT 1 FROM attendance_summaries s"
+        "                 WHERE s.registration_id = f.registration_id AND s.attended)"
+        "    OR NOT EXISTS (SELECT 1 FROM registrations r"
+        "                    WHERE r.id = f.registration_id AND r.status = %(live)s))"
         "  RETURNING f.registration_id)"
         " UPDATE registrations SET attended = false, updated_at = now()"
         " WHERE id IN (SELECT registration_id FROM withdrawn)",
-        {"ids": ids},
+        params,
     )

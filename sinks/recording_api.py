@@ -8,6 +8,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from schemas.registration import LIVE_STATUS
+
 RECORDING = """
 SELECT r.id, r.uuid, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
        COALESCE(NULLIF(r.title, ''), e.title) AS title, r.description, r.thumbnail_url, r.status,
@@ -51,12 +53,12 @@ async def user_id(conn: AsyncConnection, user_uuid: UUID) -> int | None:
 
 
 async def registration(conn: AsyncConnection, event_id: int, user: int) -> dict[str, Any] | None:
-    """The user's registration for the event: a confirmed one first, else the newest."""
+    """The user's registration for the event: one that counts first, else the newest."""
     return await _one(
         conn,
         "SELECT id, status, attended, certificate_issued FROM registrations"
-        " WHERE event_id = %s AND user_id = %s ORDER BY status = 'confirmed' DESC, id DESC LIMIT 1",
-        (event_id, user),
+        " WHERE event_id = %s AND user_id = %s ORDER BY status = %s DESC, id DESC LIMIT 1",
+        (event_id, user, LIVE_STATUS),
     )
 
 

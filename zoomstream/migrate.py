@@ -8,7 +8,7 @@ from pathlib import Path
 from yoyo import get_backend, read_migrations
 
 
-def _yoyo_url(database_url: str) -> str:
+def yoyo_url(database_url: str) -> str:
     for scheme in ("postgresql://", "postgres://"):
         if database_url.startswith(scheme):
             return "postgresql+psycopg://" + database_url[len(scheme) :]
@@ -20,7 +20,7 @@ def migrate(database_url: str, *, platform: bool) -> list[str]:
     root = Path(str(resources.files("zoomstream").joinpath("migrations")))
     folders = [root / "platform"] if platform else []
     folders.append(root / "pipeline")
-    backend = get_backend(_yoyo_url(database_url))
+    backend = get_backend(yoyo_url(database_url))
     migrations = read_migrations(*(str(folder) for folder in folders))
     with backend.lock():
         pending = backend.to_apply(migrations)

@@ -30,9 +30,12 @@ def main() -> None:
     try:
         while True:
             message = consumer.poll(1.0)
-            if message is None or message.error() is not None or message.value() is None:
+            if message is None or message.error() is not None:
                 continue
-            state = RecordingState.model_validate_json(message.value())
+            value = message.value()
+            if value is None:
+                continue
+            state = RecordingState.model_validate_json(value)
             if latest.get(state.zoom_recording_id, 0) >= state.version:
                 continue  # a state already seen, delivered again
             latest[state.zoom_recording_id] = state.version

@@ -22,7 +22,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from schemas import ZoomEvent
-from schemas.attendance import AttendanceRecord
+from schemas.attendance import AttendanceChange
 from schemas.columns import clip
 from schemas.rows import MeetingRow
 from sinks import attendance as sink
@@ -57,8 +57,9 @@ class Rule:
 class Applied:
     outcomes: list[Outcome | AttendanceEventError]
     """Each event's outcome, or the error that left it unapplied, in the events' order."""
-    records: list[AttendanceRecord]
-    """The summaries that changed, for zoom.attendance after the commit."""
+    records: list[AttendanceChange]
+    """The summaries that changed and the person keys that are gone, for zoom.attendance after
+    the commit."""
 
 
 def _meeting(event: ZoomEvent, fact: Fact | None) -> MeetingRow:
@@ -73,7 +74,9 @@ def _meeting(event: ZoomEvent, fact: Fact | None) -> MeetingRow:
             meeting_id=obj.id or "",
             topic=obj.topic or "",
             is_webinar=event.event.startswith("webinar."),
-            start_time=obj.start_time,
+            # Only the started webhook's start_time starts the occurrence: a participant's or a
+            # recording's payload can carry a recurring series' start, weeks before.
+            start_time=obj.start_time if event.event.endswith(".started") else None,
             end_time=obj.end_time if event.event.endswith(".ended") else None,
             first_join=bounds.first_join,
             last_leave=bounds.last_leave,
@@ -153,10 +156,10 @@ async def apply_attendance(
 
 async def settle(
     conn: AsyncConnection, now: datetime, rule: Rule, everything: bool = False
-) -> list[AttendanceRecord]:
+) -> list[AttendanceChange]:
     """Bring up to date the people of occurrences whose settling is due (`everything`: of all
     occurrences that have any behind, at once: the end of a replay)."""
-    found: list[AttendanceRecord] = []
+    found: list[AttendanceChange] = []
     before = None if everything else now - timedelta(seconds=rule.settle_seconds)
     while due := await sink.settle_due(conn, before, SETTLE_BATCH):
         found += await update_people(conn, due, {}, set(), now, rule, settle=frozenset(due))
@@ -173,7 +176,7 @@ async def update_people(
     now: datetime,
     rule: Rule,
     settle: frozenset[str] = frozenset(),
-) -> list[AttendanceRecord]:
+) -> list[AttendanceChange]:
     """The people the new facts touch, or all people of the occurrences that settle now (those
     in `settle`, those never indexed, those whose bounds moved: see `_settles`; `met` are the
     occurrences a meeting webhook of the batch named); the records that changed. Occurrences

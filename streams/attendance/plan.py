@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.attendance import AttendanceRecord, AttendanceSession
+from schemas.attendance import (
+    AttendanceChange,
+    AttendanceRecord,
+    AttendanceRemoved,
+    AttendanceSession,
+)
 from sinks.attendance import SESSION_COLUMNS, SUMMARY_COLUMNS, Registration
 from streams.attendance.rules import Fact, Session, Summary, groups, sessions, summaries
 
@@ -134,14 +139,17 @@ Versions = Mapping[tuple[str, str], tuple[int, str | None, str | None]]
 """(occurrence, person key) → (version, event uuid, registration uuid) of stored summaries."""
 
 
-def records(plan: Plan, known: Versions) -> list[AttendanceRecord]:
-    """The changed summaries as published records, with their stored versions."""
+def records(plan: Plan, known: Versions) -> list[AttendanceChange]:
+    """The changed summaries as published records, with their stored versions, and the person
+    keys that are gone (their summaries deleted: another key holds those people now)."""
     people = plan.changed_people
+    found: list[AttendanceChange] = [
+        AttendanceRemoved(plan.meeting_uuid, row["person_key"]) for row in plan.summary_deletes
+    ]
     own: dict[str, list[Session]] = {}
     for session in plan.sessions:
         if session.person_key in people:
             own.setdefault(session.person_key, []).append(session)
-    found = []
     for row in plan.summary_rows:
         key = (plan.meeting_uuid, row["person_key"])
         if row["person_key"] not in people or key not in known:

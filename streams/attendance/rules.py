@@ -69,7 +69,7 @@ class Bounds:
     """What bounds an occurrence: its meeting webhooks' times, else what its facts say."""
 
     start: datetime | None
-    """The meeting's start_time (earliest seen)."""
+    """The start_time of its started webhook (no other webhook's start_time counts)."""
     end: datetime | None
     """The end_time of its ended webhook (latest seen): open sessions close here."""
     first_join: datetime | None

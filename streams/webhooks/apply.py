@@ -17,9 +17,9 @@ from datetime import datetime
 import psycopg
 from psycopg import AsyncConnection
 
-from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher, Publisher
+from ingest.publisher import MURMUR2_RANDOM, KafkaPublisher, Message, Publisher
 from schemas import RawWebhookEnvelope, ZoomEvent, event_time
-from schemas.attendance import AttendanceRecord
+from schemas.attendance import AttendanceChange, AttendanceRecord
 from schemas.columns import clip
 from schemas.recording import RecordingState
 from schemas.rows import WebhookLogRow
@@ -61,16 +61,21 @@ class Changes:
     """What a committed batch publishes."""
 
     recordings: list[RecordingState]
-    attendance: list[AttendanceRecord]
+    attendance: list[AttendanceChange]
 
-    def messages(self, topic: Callable[[str], str]) -> list[tuple[str, bytes, bytes]]:
-        """(topic, key, value) of each record, recordings first; `topic` prefixes a name."""
+    def messages(self, topic: Callable[[str], str]) -> list[Message]:
+        """(topic, key, value) of each record, recordings first, a gone attendance key as a
+        tombstone (no value); `topic` prefixes a name."""
         recordings, attendance = topic(ZOOM_RECORDINGS), topic(ZOOM_ATTENDANCE)
         return [
             (recordings, state.zoom_recording_id.encode(), state.model_dump_json().encode())
             for state in self.recordings
         ] + [
-            (attendance, record.key.encode(), record.model_dump_json().encode())
+            (
+                attendance,
+                record.key.encode(),
+                record.model_dump_json().encode() if isinstance(record, AttendanceRecord) else None,
+            )
             for record in self.attendance
         ]
 
@@ -161,7 +166,7 @@ async def apply_items(
     retries the whole batch). Then the occurrences whose settling is due are settled. Returns
     each item's result, in the items' order, and what to publish.
     """
-    attendance: dict[str, AttendanceRecord] = {}
+    attendance: dict[str, AttendanceChange] = {}
     together = [item for item in items if route(item.event.event) == "attendance"]
     done = None
     if together and handlers.together:
@@ -231,12 +236,12 @@ async def _apply_alone(
     item: Item,
     now: datetime,
     handlers: Handlers,
-    attendance: dict[str, AttendanceRecord],
+    attendance: dict[str, AttendanceChange],
 ) -> ItemResult:
     """One item in a savepoint of its own, with its log row; its attendance records are added
     to `attendance` once the savepoint is released."""
     occurred_at = event_time(item.event, item.envelope.received_at)
-    records: list[AttendanceRecord] = []
+    records: list[AttendanceChange] = []
     try:
         async with conn.transaction():
             if route(item.event.event) == "attendance":
@@ -260,7 +265,7 @@ async def _apply_alone(
 
 async def _settle(
     conn: AsyncConnection, now: datetime, handlers: Handlers
-) -> list[AttendanceRecord]:
+) -> list[AttendanceChange]:
     """The occurrences whose settling is due, in a savepoint: if that fails, they stay due and
     the next batch tries again; nothing accepted is lost, the summaries wait."""
     try:
@@ -286,7 +291,7 @@ async def _apply_together(
     items: Sequence[Item],
     now: datetime,
     handlers: Handlers,
-    attendance: dict[str, AttendanceRecord],
+    attendance: dict[str, AttendanceChange],
 ) -> list[ItemResult] | None:
     """The attendance items and their log rows in one statement each, in one savepoint; None
     when that failed (rolled back: the caller takes them one by one)."""

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def read_back(publisher: Publisher, topic: str) -> list[tuple[bytes | None, bytes]]:
     if isinstance(publisher, InMemoryPublisher):
-        return [(key, value) for name, key, value in publisher.messages if name == topic]
+        return [(key, value or b"") for name, key, value in publisher.messages if name == topic]
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,

@@ -23,7 +23,7 @@ CALLERS = {
 ADMITS: dict[AccessLevel, set[str]] = {
     "public": set(CALLERS),
     "registrants": {"confirmed", "attended", "certified"},
-    "attendees": {"cancelled_attended", "attended", "certified"},
+    "attendees": {"attended", "certified"},  # a cancelled registration counts for nothing
     "certificate_holders": {"certified"},
 }
 PUBLICATION = {

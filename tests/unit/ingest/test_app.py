@@ -30,6 +30,7 @@ async def test_signed_webhook_is_published_then_answered_200(settings: Settings)
     [(topic, key, value)] = publisher.messages
     assert topic == "unit.zoom.webhooks.raw"
     assert key == b"86431910364"
+    assert value is not None
     envelope = RawWebhookEnvelope.model_validate_json(value)
     assert envelope.body == body
     assert response.json()["webhook_id"] == envelope.webhook_id

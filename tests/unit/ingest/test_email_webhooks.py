@@ -100,7 +100,7 @@ async def test_each_provider_is_published_with_its_delivery_id(
         response = await post(configured, publisher, provider, body, headers)
         assert response.status_code == 200, (provider, response.text)
     envelopes = [
-        EmailWebhookEnvelope.model_validate_json(value)
+        EmailWebhookEnvelope.model_validate_json(value or b"")
         for _topic, _key, value in publisher.messages
     ]
     assert [e.provider for e in envelopes] == ["resend", "sendgrid", "postmark", "mailgun"]
