@@ -79,6 +79,11 @@ class FileAccess(BaseModel):
     file_type: str
     recording_type: str
     url: str
+    download_token: str | None = Field(
+        description="Zoom's token for this file's download URL while it is valid: the token of"
+        " the webhook that brought the file (a transcript's is its own)"
+    )
+    download_token_expires_at: datetime | None
 
 
 class RecordingAccess(BaseModel):

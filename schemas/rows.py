@@ -70,6 +70,10 @@ class FileRecord:
     recording_start: datetime | None
     recording_end: datetime | None
     source_event_at: datetime
+    download_token: str
+    """The token of the webhook that brought the file: its download URL needs that one (a
+    transcript's differs from its recording's)."""
+    download_token_expires_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ async def files(conn: AsyncConnection, recording_id: int) -> list[dict[str, Any]
     return await _all(
         conn,
         "SELECT uuid, file_type, recording_type, file_extension, file_size_bytes,"
-        " recording_start, recording_end, storage_url, play_url, share_url, download_url"
+        " recording_start, recording_end, storage_url, play_url, share_url, download_url,"
+        " download_token, download_token_expires_at"
         " FROM zoom_recording_files WHERE recording_id = %s AND is_visible"
         " AND processing_status = 'completed' ORDER BY file_type, recording_type, zoom_file_id",
         (recording_id,),

@@ -40,15 +40,12 @@ UPSERT_RECORDING = """
 INSERT INTO zoom_recordings AS r (
     event_id, zoom_meeting_id, zoom_meeting_uuid, zoom_recording_id, topic, recording_start,
     recording_end, duration_seconds, total_size_bytes, zoom_password, share_url, host_email,
-    download_token, download_token_expires_at, source_event_at, auto_publish, is_published,
-    published_at
+    download_token, download_token_expires_at, source_event_at, auto_publish
 ) VALUES (
     %(event_id)s, %(zoom_meeting_id)s, %(zoom_meeting_uuid)s, %(zoom_recording_id)s, %(topic)s,
     %(recording_start)s, %(recording_end)s, %(duration_seconds)s, %(total_size_bytes)s,
     %(zoom_password)s, %(share_url)s, %(host_email)s, %(download_token)s,
-    %(download_token_expires_at)s, %(source_event_at)s, %(auto_publish)s, %(auto_publish)s,
-    -- the event's time, not the clock: a rebuild gives the same row
-    CASE WHEN %(auto_publish)s THEN %(source_event_at)s END
+    %(download_token_expires_at)s, %(source_event_at)s, %(auto_publish)s
 )
 ON CONFLICT (zoom_recording_id) DO UPDATE SET
     zoom_meeting_id = EXCLUDED.zoom_meeting_id,
@@ -65,8 +62,9 @@ ON CONFLICT (zoom_recording_id) DO UPDATE SET
     source_event_at = EXCLUDED.source_event_at,
     version = r.version + 1,
     updated_at = now()
-    -- is_published, published_at and auto_publish are set on creation only: a redelivery or a
-    -- replay never publishes again what the organizer unpublished (defect 11).
+    -- auto_publish is set on creation only (the organizer may change it); publication is
+    -- `auto_publish`'s, below, or the organizer's: a redelivery or a replay never publishes
+    -- again what the organizer unpublished (defect 11).
 WHERE (EXCLUDED.source_event_at, EXCLUDED.download_token) >= (r.source_event_at, r.download_token)
 RETURNING id, (xmax = 0) AS created
 """
@@ -103,11 +101,12 @@ UPSERT_FILE = """
 INSERT INTO zoom_recording_files AS f (
     recording_id, zoom_file_id, file_type, zoom_file_type, recording_type, file_name,
     file_extension, file_size_bytes, download_url, play_url, processing_status,
-    recording_start, recording_end, source_event_at
+    recording_start, recording_end, source_event_at, download_token, download_token_expires_at
 ) VALUES (
     %(recording_id)s, %(zoom_file_id)s, %(file_type)s, %(zoom_file_type)s, %(recording_type)s,
     %(file_name)s, %(file_extension)s, %(file_size_bytes)s, %(download_url)s, %(play_url)s,
-    %(processing_status)s, %(recording_start)s, %(recording_end)s, %(source_event_at)s
+    %(processing_status)s, %(recording_start)s, %(recording_end)s, %(source_event_at)s,
+    %(download_token)s, %(download_token_expires_at)s
 )
 ON CONFLICT (recording_id, zoom_file_id) DO UPDATE SET
     file_type = EXCLUDED.file_type,
@@ -122,8 +121,11 @@ ON CONFLICT (recording_id, zoom_file_id) DO UPDATE SET
     recording_start = EXCLUDED.recording_start,
     recording_end = EXCLUDED.recording_end,
     source_event_at = EXCLUDED.source_event_at,
+    download_token = EXCLUDED.download_token,
+    download_token_expires_at = EXCLUDED.download_token_expires_at,
     updated_at = now()
-WHERE (EXCLUDED.source_event_at, EXCLUDED.download_url) >= (f.source_event_at, f.download_url)
+WHERE (EXCLUDED.source_event_at, EXCLUDED.download_url, EXCLUDED.download_token)
+   >= (f.source_event_at, f.download_url, f.download_token)
 """
 
 
@@ -162,6 +164,22 @@ async def status_inputs(
         (recording_id,),
     )
     return row[0], [(str(kind), str(status)) for kind, status in await cur.fetchall()]
+
+
+async def auto_publish(conn: AsyncConnection, recording_id: int, at: datetime | None) -> bool:
+    """Publish the recording if its `auto_publish` is on, it is available and it was never
+    published (by this or by the organizer: an unpublished one stays so); True when it did.
+    `at` is the publication time; None: the time of the recording's webhook, so that a rebuild
+    gives the same row."""
+    cur = await conn.execute(
+        "UPDATE zoom_recordings SET is_published = true,"
+        " published_at = COALESCE(%s::timestamptz, source_event_at),"
+        " version = version + 1, updated_at = now()"
+        " WHERE id = %s AND auto_publish AND status = 'available' AND published_at IS NULL"
+        " AND NOT is_published",
+        (at, recording_id),
+    )
+    return cur.rowcount > 0
 
 
 async def set_status(conn: AsyncConnection, recording_id: int, status: str) -> None:

@@ -39,6 +39,14 @@ def access_url(file: dict[str, Any]) -> str:
     return str(file["download_url"] or file["share_url"])
 
 
+def valid_token(row: dict[str, Any], now: datetime) -> tuple[str | None, datetime | None]:
+    """A row's download token and its expiry while it is valid, else (None, None)."""
+    expires = row["download_token_expires_at"]
+    if row["download_token"] and (expires is None or expires > now):
+        return row["download_token"], expires
+    return None, None
+
+
 def guarded(
     guard: PasswordGuard,
     viewers: Viewers,
@@ -115,24 +123,26 @@ class AttendeeEndpoints:
         if not viewer.caller.is_organizer:  # an organizer's preview is not a view
             await self._announcer.view(row, viewer, "view", None)
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
-        expires = row["download_token_expires_at"]
-        token_valid = bool(row["download_token"]) and (expires is None or expires > now)
+        token, expires = valid_token(row, now)
         files = [
             FileAccess(
                 uuid=f["uuid"],
                 file_type=f["file_type"],
                 recording_type=f["recording_type"],
                 url=access_url(f),
+                download_token=file_token,
+                download_token_expires_at=file_expires,
             )
             for f in await store.files(conn, row["id"])
+            for file_token, file_expires in [valid_token(f, now)]
         ]
         answer = RecordingAccess(
             uuid=row["uuid"],
             files=files,
             share_url=row["share_url"],
             zoom_password=row["zoom_password"],
-            download_token=row["download_token"] if token_valid else None,
-            download_token_expires_at=expires if token_valid else None,
+            download_token=token,
+            download_token_expires_at=expires,
         )
         return json_response(answer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 

@@ -3,6 +3,7 @@ publish/unpublish, which announce the recording's new state before the transacti
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -23,7 +24,7 @@ from schemas.recording_api import (
     RecordingSettingsUpdate,
 )
 from sinks import recording_api as store
-from sinks.recordings import current_state
+from sinks.recordings import auto_publish, current_state
 
 
 class OrganizerEndpoints:
@@ -85,6 +86,8 @@ class OrganizerEndpoints:
                 else ""
             )
         await store.update_settings(conn, row["id"], changes)
+        if changes.get("auto_publish") and await auto_publish(conn, row["id"], datetime.now(UTC)):
+            await self._announcer.recording_state(await current_state(conn, row["id"]))
         updated = await path_recording(request, conn)
         files = [RecordingFileInfo(**f) for f in await store.files(conn, row["id"])]
         detail = RecordingDetail(**summary_fields(updated, True), files=files)

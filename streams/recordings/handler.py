@@ -80,9 +80,11 @@ async def _apply_parked(
 
 
 async def refresh(conn: AsyncConnection, recording_id: int) -> RecordingState:
-    """Recompute the recording's status from its lifecycle and files; its state to publish."""
+    """Recompute the recording's status from its lifecycle and files (and publish it when that
+    makes it available and it is to be published automatically); its state to publish."""
     lifecycle, files = await sink.status_inputs(conn, recording_id)
     await sink.set_status(conn, recording_id, recording_status(lifecycle, files))
+    await sink.auto_publish(conn, recording_id, None)
     return await sink.current_state(conn, recording_id)
 
 

@@ -52,7 +52,15 @@ def file_type(zoom_type: str | None) -> str:
     return KNOWN_FILE_TYPES.get(zoom_type.upper(), zoom_type.lower())
 
 
-def to_file(file: RecordingFile, occurred_at: datetime) -> FileRecord:
+def download_token(event: ZoomEvent, occurred_at: datetime) -> tuple[str, datetime | None]:
+    """The webhook's download token and when it expires (24 hours after the event)."""
+    token = event.download_token or ""
+    return token, occurred_at + DOWNLOAD_TOKEN_LIFETIME if token else None
+
+
+def to_file(
+    file: RecordingFile, occurred_at: datetime, token: str, expires: datetime | None
+) -> FileRecord:
     if not file.id:
         raise RecordingEventError("a recording file without an id")
     return clip(
@@ -70,6 +78,8 @@ def to_file(file: RecordingFile, occurred_at: datetime) -> FileRecord:
             recording_start=file.recording_start,
             recording_end=file.recording_end,
             source_event_at=occurred_at,
+            download_token=token,
+            download_token_expires_at=expires,
         )
     )
 
@@ -85,12 +95,12 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
     """The recording of a `recording.completed` webhook."""
     obj = event.recording
     uuid = occurrence_uuid(event)
-    files = tuple(to_file(f, occurred_at) for f in obj.recording_files)
+    token, expires = download_token(event, occurred_at)
+    files = tuple(to_file(f, occurred_at, token, expires) for f in obj.recording_files)
     starts = [f.recording_start for f in files if f.recording_start]
     ends = [f.recording_end for f in files if f.recording_end]
     start = min(starts) if starts else (obj.start_time or occurred_at)
     end = max(ends) if ends else start + timedelta(minutes=obj.duration or 0)
-    token = event.download_token or ""
     return clip(
         RecordingRecord(
             zoom_recording_id=uuid,
@@ -107,7 +117,7 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
             share_url=obj.share_url or "",
             host_email=obj.host_email or "",
             download_token=token,
-            download_token_expires_at=occurred_at + DOWNLOAD_TOKEN_LIFETIME if token else None,
+            download_token_expires_at=expires,
             source_event_at=occurred_at,
             files=files,
         )
@@ -115,8 +125,10 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
 
 
 def transcript_files(event: ZoomEvent, occurred_at: datetime) -> tuple[FileRecord, ...]:
-    """The transcript and closed-caption files of `recording.transcript_completed`."""
-    files = (to_file(f, occurred_at) for f in event.recording.recording_files)
+    """The transcript and closed-caption files of `recording.transcript_completed`, with the
+    transcript webhook's own download token."""
+    token, expires = download_token(event, occurred_at)
+    files = (to_file(f, occurred_at, token, expires) for f in event.recording.recording_files)
     return tuple(f for f in files if f.file_type in TRANSCRIPT_TYPES)
 
 

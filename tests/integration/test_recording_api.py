@@ -337,6 +337,71 @@ def test_organizer_list_update_publish_and_unpublish(world: World) -> None:
     assert (state["recording_uuid"], state["is_published"]) == (target, False)
 
 
+def test_auto_publish_set_by_the_organizer_publishes_an_available_recording_once(
+    world: World,
+) -> None:
+    organizer = world.token("organizer")
+    draft, processing = world.recordings["draft"], world.recordings["processing"]
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recordings SET is_published = false WHERE uuid = %s", (processing,)
+        )
+    states = world.topic_count(ZOOM_RECORDINGS)
+    for target in (draft, processing):
+        put = world.client.put(
+            f"/api/recordings/{target}/", json={"auto_publish": True}, headers=organizer
+        )
+        assert put.status_code == 200, put.text
+    published = {
+        item["uuid"]: (item["is_published"], item["auto_publish"])
+        for item in world.client.get(
+            f"/api/organizer/events/{world.event}/recordings/", headers=organizer
+        ).json()
+    }
+    # available: published now; still processing: when the worker makes it available
+    assert published[draft] == (True, True) and published[processing] == (False, True)
+    assert world.topic_count(ZOOM_RECORDINGS) == states + 1
+    assert last_message(world.settings.topic(ZOOM_RECORDINGS))["recording_uuid"] == draft
+
+    # unpublished by the organizer: auto_publish never publishes it again
+    world.client.post(f"/api/recordings/{draft}/unpublish/", headers=organizer)
+    for value in (False, True):
+        world.client.put(
+            f"/api/recordings/{draft}/", json={"auto_publish": value}, headers=organizer
+        )
+    assert (
+        world.client.get(f"/api/recordings/{draft}/", headers=organizer).json()["is_published"]
+        is False
+    )
+
+
+def test_access_gives_each_file_its_own_token_while_it_is_valid(world: World) -> None:
+    target = world.recordings["public"]
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recordings SET download_token = 'tok-rec',"
+            " download_token_expires_at = now() + interval '1 hour' WHERE uuid = %s",
+            (target,),
+        )
+        conn.execute(
+            "INSERT INTO zoom_recording_files (recording_id, zoom_file_id, file_type,"
+            " recording_type, download_url, source_event_at, download_token,"
+            " download_token_expires_at)"
+            " SELECT id, 'file-vtt', 'transcript', 'audio_transcript',"
+            " 'https://zoom.us/rec/webhook_download/t', now(), 'tok-vtt', now() + interval '1 hour'"
+            " FROM zoom_recordings WHERE uuid = %s",
+            (target,),
+        )
+        conn.execute(
+            "UPDATE zoom_recording_files SET download_token = 'tok-old',"
+            " download_token_expires_at = now() - interval '1 minute' WHERE zoom_file_id = 'file-public'"
+        )
+    body = world.client.get(f"/api/recordings/{target}/access/").json()
+    tokens = {f["file_type"]: f["download_token"] for f in body["files"]}
+    assert tokens == {"video": None, "transcript": "tok-vtt"}  # the video's token expired
+    assert body["download_token"] == "tok-rec"
+
+
 def test_openapi_lists_every_path(world: World) -> None:
     document = world.client.get("/openapi.json").json()
     assert set(document["paths"]) >= {

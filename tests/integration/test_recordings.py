@@ -237,7 +237,8 @@ def test_every_arrival_order_of_two_tokens_and_a_transcript_gives_the_same_rows(
             " recording_end, duration_seconds, total_size_bytes, topic FROM zoom_recordings ORDER BY zoom_recording_id"
         ).fetchall()
         files = conn.execute(
-            "SELECT r.zoom_recording_id, f.zoom_file_id, f.file_type, f.processing_status, f.download_url, f.file_size_bytes"
+            "SELECT r.zoom_recording_id, f.zoom_file_id, f.file_type, f.processing_status, f.download_url, f.file_size_bytes,"
+            " f.download_token, f.download_token_expires_at"
             " FROM zoom_recording_files f JOIN zoom_recordings r ON r.id = f.recording_id ORDER BY 1, 2"
         ).fetchall()
     assert len(recordings) == len(orders)
@@ -247,6 +248,48 @@ def test_every_arrival_order_of_two_tokens_and_a_transcript_gives_the_same_rows(
         by_recording.setdefault(row[0], []).append(row[1:])
     assert len({tuple(v) for v in by_recording.values()}) == 1, by_recording
     assert recordings[0][2] == "tok-2"
+    # each file keeps the token of the webhook that brought it: the transcript's its own
+    assert [(f[0], f[5]) for f in next(iter(by_recording.values()))] == [
+        ("file-mp4-1", "tok-2"),
+        ("file-timeline-1", "tok-2"),
+        ("file-transcript-1", "tok-t"),
+    ]
+
+
+def test_auto_publish_publishes_once_when_the_recording_becomes_available(
+    running: Pipeline, database_url: str
+) -> None:
+    """The event's auto_publish_recordings (copied to the recording) publishes it when its video
+    is done, not while it is processing; an unpublished one is never published again."""
+    occurrence = "auto-pub=="
+    processing = completed(occurrence, "tok-1", 1_764_498_000_000)
+    for f in processing["payload"]["object"]["recording_files"]:
+        f["status"] = "processing"
+    post(running, processing)
+    wait_for(
+        database_url,
+        "SELECT status, is_published, published_at FROM zoom_recordings",
+        (),
+        lambda rows: rows == [("processing", False, None)],
+    )
+    post(running, completed(occurrence, "tok-2", 1_764_499_000_000))
+    done = wait_for(
+        database_url,
+        "SELECT status, is_published, extract(epoch FROM published_at)::bigint FROM zoom_recordings",
+        (),
+        lambda rows: rows[0][0] == "available",
+    )
+    assert done == [("available", True, 1_764_499_000)]  # the webhook's time: a rebuild agrees
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE zoom_recordings SET is_published = false")  # as unpublish does
+    post(running, completed(occurrence, "tok-3", 1_764_500_000_000))
+    wait_for(
+        database_url,
+        "SELECT download_token, is_published FROM zoom_recordings",
+        (),
+        lambda rows: rows[0][0] == "tok-3",
+    )
+    assert state(database_url, occurrence)[1] is False
 
 
 def test_a_recurring_meeting_id_keeps_each_occurrence_with_its_first_matched_event(
