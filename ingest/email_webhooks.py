@@ -55,6 +55,8 @@ def check_shape(provider: str, body: bytes) -> object:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEmailWebhook(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # Mailgun's body is read before its signature is checked
+        raise InvalidEmailWebhook("nested too deeply to read") from exc
     valid = {
         "resend": isinstance(document, dict) and isinstance(document.get("data"), dict),
         "sendgrid": isinstance(document, list) and all(isinstance(e, dict) for e in document),

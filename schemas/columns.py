@@ -1,5 +1,6 @@
 """Column widths, in one place: a string field of a row (or of a message) is annotated with its
-column's limit, and `clip` cuts a row's values to their limits.
+column's limit, and `clip` cuts a row's values to their limits. A request body's field says
+`Fits(column)` instead: what a caller sends is refused past the width, never cut.
 
 A row is clipped where it is made (`clip(FileRecord(...))`), so the value the worker holds in
 memory, the one in the table and the one published are the same. The rows are dataclasses and
@@ -14,8 +15,9 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,62 @@ ZoomPassword = Annotated[str, Limit(50)]
 PersonName = Annotated[str, Limit(255)]
 Email = Annotated[str, Limit(254)]
 Url = Annotated[str, Limit(2000)]
+Title = Annotated[str, Limit(200)]
+"""A recording's title as its organizer sets it (Zoom's own is the topic)."""
+Description = Annotated[str, Limit(2000)]
+"""A recording's description: `text` in PostgreSQL, so the bound is the API's own."""
+ThumbnailUrl = Annotated[str, Limit(200)]
+AccessPassword = Annotated[str, Limit(50)]
+"""A recording's platform password: the spec's plain column's width (only its hash is kept)."""
+
+
+@dataclass(frozen=True)
+class Fits:
+    """A request's value must fit its column (`Annotated[str, Fits(Title)]`): longer than the
+    column's width (a URL counts in its normalised form, the one stored), or holding what
+    PostgreSQL's text cannot store (NUL, a lone surrogate), it is a validation error naming the
+    field (a 422), never cut. Its JSON Schema says the width (`maxLength`)."""
+
+    column: Any
+    """A column type of this module."""
+
+    @property
+    def chars(self) -> int:
+        (limit,) = _limits_of(self.column)
+        return limit.chars
+
+    def check(self, value: Any) -> Any:
+        text = str(value)
+        if len(text) > self.chars:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": self.chars},
+            )
+        if "\x00" in text:
+            raise PydanticCustomError(
+                "string_nul", "String should not contain NUL (\\u0000): PostgreSQL cannot store it"
+            )
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:  # JSON's "\\ud800": a lone surrogate is no character
+            raise PydanticCustomError(
+                "string_unicode", "String should be Unicode text, not a lone surrogate"
+            ) from exc
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["maxLength"] = self.chars
+        return json_schema
+
 
 R = TypeVar("R")
 

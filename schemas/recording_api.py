@@ -4,27 +4,32 @@ model that someone without access can receive: those are only in `RecordingAcces
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from schemas.columns import AccessPassword, Description, Fits, ThumbnailUrl, Title
 
 AccessLevel = Literal["registrants", "attendees", "certificate_holders", "public"]
 
 
 class RecordingSettingsUpdate(BaseModel):
-    """PUT /api/recordings/{uuid}/: only the fields given change."""
+    """PUT /api/recordings/{uuid}/: only the fields given change. Each string must fit its
+    column (`Fits`): refused past the width or with a NUL, never cut."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    title: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    thumbnail_url: HttpUrl | Literal[""] | None = None
+    title: Annotated[str, Fits(Title)] | None = Field(
+        default=None, description='"" shows the event\'s title'
+    )
+    description: Annotated[str, Fits(Description)] | None = None
+    thumbnail_url: Annotated[HttpUrl | Literal[""], Fits(ThumbnailUrl)] | None = Field(
+        default=None, description='An http(s) URL, at most the width once normalised; "" removes it'
+    )
     access_level: AccessLevel | None = None
-    access_password: str | None = Field(
+    access_password: Annotated[str, Fits(AccessPassword)] | None = Field(
         default=None,
-        min_length=0,
-        max_length=50,
         description='Sets the platform password (kept only as a hash); "" removes it',
     )
     auto_publish: bool | None = None

@@ -53,7 +53,7 @@ def json_response(
 
 async def read_model(request: Request, model: type[M]) -> M:
     """The body as `model`: 413 over `MAX_API_BODY` (refused before reading past it), 400 when
-    not JSON, 422 with the field errors when JSON but invalid."""
+    not JSON (or nested too deeply to parse), 422 with the field errors when JSON but invalid."""
     try:
         raw = await read_body(request, MAX_API_BODY)
     except BodyTooLarge as exc:
@@ -62,6 +62,8 @@ async def read_model(request: Request, model: type[M]) -> M:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # within the size limit, nested deeper than Python parses
+        raise ApiError(400, "body is nested too deeply to read") from exc
     try:
         return model.model_validate(document)
     except ValidationError as exc:

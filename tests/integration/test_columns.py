@@ -1,14 +1,19 @@
 """The column limits of schemas/columns.py are the tables' own: each string of a row type that
-goes to a varchar column is cut to exactly that column's width (or is one of ours, always short)."""
+goes to a varchar column is cut to exactly that column's width (or is one of ours, always short),
+and each string of a request body that goes to a column must fit exactly that column's width."""
 
 from __future__ import annotations
 
 import dataclasses
+import typing
+from typing import Annotated, Any
 
 import psycopg
 import pytest
+from pydantic import BaseModel
 
-from schemas.columns import limits
+from schemas.columns import Fits, limits
+from schemas.recording_api import RecordingSettingsUpdate
 from schemas.rows import FileRecord, MeetingRow, RecordingRecord, WebhookLogRow
 from streams.attendance.rules import Fact
 
@@ -52,4 +57,36 @@ def test_every_limit_is_its_columns_width(database_url: str) -> None:
                 wrong.append(
                     f"{row_type.__name__}.{field.name}: {limited.get(field.name)} != {width}"
                 )
+    assert wrong == []
+
+
+REQUESTS: dict[type[BaseModel], str] = {RecordingSettingsUpdate: "zoom_recordings"}
+"""Request bodies whose fields are columns of that table, by the same names."""
+CHOICES = {(RecordingSettingsUpdate, "access_level")}  # one of the spec's four names
+
+
+def fits_of(hint: Any) -> list[Fits]:
+    """The Fits of an annotated type, also inside `X | None`."""
+    if typing.get_origin(hint) is Annotated:
+        return [m for m in typing.get_args(hint)[1:] if isinstance(m, Fits)]
+    return [fits for arg in typing.get_args(hint) for fits in fits_of(arg)]
+
+
+def takes_text(hint: Any) -> bool:
+    return hint is str or any(takes_text(arg) for arg in typing.get_args(hint))
+
+
+def test_every_request_string_must_fit_its_columns_width(database_url: str) -> None:
+    wrong = []
+    for model, table in REQUESTS.items():
+        columns = widths(database_url, table)
+        for name, field in model.model_fields.items():
+            if (model, name) in CHOICES:
+                continue
+            found = [fits.chars for fits in fits_of(field.annotation)]
+            width = columns.get(name)
+            if width is not None and found != [width]:
+                wrong.append(f"{model.__name__}.{name}: {found} != {width}")
+            if width is None and takes_text(field.annotation) and not found:
+                wrong.append(f"{model.__name__}.{name}: text without Fits")  # NUL would pass
     assert wrong == []

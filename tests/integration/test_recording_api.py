@@ -402,6 +402,43 @@ def test_access_gives_each_file_its_own_token_while_it_is_valid(world: World) ->
     assert body["download_token"] == "tok-rec"
 
 
+REFUSED_SETTINGS = [  # each answered 500 before the fields were held to their columns
+    ('{"title": "a\\u0000b"}', "title", "string_nul"),
+    ('{"description": "line\\u0000"}', "description", "string_nul"),
+    ('{"access_password": "pw\\u0000"}', "access_password", "string_nul"),
+    ('{"title": "\\ud800"}', "title", "string_unicode"),
+    ('{"description": "\\udfff"}', "description", "string_unicode"),
+    ('{"thumbnail_url": "https://x.org/%s"}' % ("a" * 190), "thumbnail_url", "string_too_long"),
+    ('{"thumbnail_url": "https://x.org/%s"}' % ("é" * 40), "thumbnail_url", "string_too_long"),
+]
+
+
+def test_settings_that_do_not_fit_their_columns_are_422_naming_the_field(world: World) -> None:
+    target = world.recordings["draft"]
+    organizer = {**world.token("organizer"), "content-type": "application/json"}
+    before = world.client.get(f"/api/organizer/events/{world.event}/recordings/", headers=organizer)
+    for body, field, error in REFUSED_SETTINGS:
+        refused = world.client.put(f"/api/recordings/{target}/", content=body, headers=organizer)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["error"] == "invalid body"
+        assert [(f["loc"], f["type"]) for f in refused.json()["fields"]] == [([field], error)]
+    deep = world.client.put(
+        f"/api/recordings/{target}/",
+        content=b'{"title": ' + b"[" * 60_000 + b"}",
+        headers=organizer,
+    )
+    assert deep.status_code == 400
+    after = world.client.get(f"/api/organizer/events/{world.event}/recordings/", headers=organizer)
+    assert after.json() == before.json()  # nothing changed
+    fits = world.client.put(
+        f"/api/recordings/{target}/",
+        json={"title": "t" * 200, "thumbnail_url": "https://x.org/" + "a" * 186},
+        headers=organizer,
+    )
+    assert fits.status_code == 200
+    assert (len(fits.json()["title"]), len(fits.json()["thumbnail_url"])) == (200, 200)
+
+
 def test_openapi_lists_every_path(world: World) -> None:
     document = world.client.get("/openapi.json").json()
     assert set(document["paths"]) >= {

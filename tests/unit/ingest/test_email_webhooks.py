@@ -127,6 +127,7 @@ async def test_each_provider_is_published_with_its_delivery_id(
         ),
         ("mailgun", mailgun_body(token="tampered"), {}, 401),
         ("mailgun", b"not json", {}, 400),
+        ("mailgun", b"[" * 60_000, {}, 400),  # read before its signature: deeper than json parses
     ],
 )
 async def test_refusals_publish_nothing(

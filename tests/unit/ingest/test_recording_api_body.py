@@ -1,6 +1,7 @@
 """The recording API's body reader (`read_model`): an oversize body is refused with 413 before it
 is read in full, whether its length is declared or it comes chunked; a body that is not JSON is
-400; an invalid one is 422 with the fields at fault."""
+400 (also when nested deeper than the parser goes); an invalid one is 422 with the fields at
+fault."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ async def test_a_body_that_is_not_json_is_400() -> None:
     response = await post(b"position_seconds=30")
     assert response.status_code == 400
     assert response.json()["error"].startswith("body is not JSON")
+
+
+async def test_a_body_nested_deeper_than_json_parses_is_400() -> None:
+    response = await post(b'{"beacon_id": ' + b"[" * 60_000 + b"}")  # within the size limit
+    assert response.status_code == 400
+    assert response.json() == {"error": "body is nested too deeply to read"}
 
 
 async def test_an_invalid_body_is_422_with_the_fields_at_fault() -> None:
