@@ -11,7 +11,8 @@ from schemas.columns import ErrorText, Traceback
 
 
 class DeadLetter(BaseModel):
-    """Value of `zoom.webhooks.dead-letter` and `email.dead-letter` (key: the original key)."""
+    """Value of `zoom.webhooks.dead-letter`, `email.dead-letter` and
+    `recordings.view-events.dead-letter`."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -11,15 +11,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class RecordingViewEvent(BaseModel):
     """Value of `recordings.view-events` (key: the recording's uuid, so that one recording's
-    events, and so each viewer's, are counted in order on one partition)."""
+    events, and so each viewer's, are counted in order on one partition). The recording is
+    named by `recording_uuid` and the viewer by `registration_id`: both outlive a rebuild of
+    the derived tables, so events read again after one still count where they did."""
 
     model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     view_id: UUID = Field(description="This accepted request's id")
     kind: Literal["view", "progress"]
-    recording_id: int
-    recording_uuid: UUID
+    recording_id: int = Field(
+        description="The recording's zoom_recordings.id when the request came; the worker names"
+        " recordings by recording_uuid and reads this only to find state counted under it"
+    )
+    recording_uuid: UUID = Field(
+        description="The recording's zoom_recordings.uuid: what the worker counts by"
+    )
     event_id: int = Field(description="The platform event of the recording")
     registration_id: int | None = Field(
         description="None for an anonymous view of a public recording"

@@ -1,15 +1,23 @@
 """recording_views, the recordings' counters and the LMS's content_progress, from view state.
 
 Every value written is absolute (the state after the events), never an increment, so writing
-the same state twice, after a crash or a replay, changes nothing.
+the same state twice, after a crash or a replay, changes nothing. States name their recording by
+its uuid, which a rebuild keeps (migration 0013); its id is looked up at each write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from psycopg import AsyncConnection
+
+# Locked against deletion (not against updates) until the batch commits: a row written for a
+# recording cannot lose it before the commit.
+RECORDINGS = """
+SELECT uuid, id FROM zoom_recordings WHERE uuid = ANY(%(uuids)s) FOR KEY SHARE
+"""
 
 UPSERT_VIEW = """
 INSERT INTO recording_views AS v (recording_id, registration_id, view_count, first_viewed_at,
@@ -58,14 +66,47 @@ UPDATE zoom_recordings SET view_count = %(view_count)s, unique_viewers = %(uniqu
    AND (view_count, unique_viewers) IS DISTINCT FROM (%(view_count)s, %(unique_viewers)s)
 """
 
+# What zoom_recordings' counters are copies of: kept through a wipe of zoom_recordings, and
+# copied back into the row when it is inserted again (migration 0013).
+KEEP_COUNTERS = """
+INSERT INTO recording_view_counters AS c (recording_uuid, view_count, unique_viewers)
+VALUES (%(recording_uuid)s, %(view_count)s, %(unique_viewers)s)
+ON CONFLICT (recording_uuid) DO UPDATE SET
+    view_count = EXCLUDED.view_count,
+    unique_viewers = EXCLUDED.unique_viewers,
+    updated_at = now()
+ WHERE (c.view_count, c.unique_viewers) IS DISTINCT FROM (EXCLUDED.view_count,
+    EXCLUDED.unique_viewers)
+"""
+
+
+class RecordingMissing(LookupError):
+    """States of a recording that does not exist (deleted): nothing of the batch is written."""
+
+    def __init__(self, uuids: Sequence[UUID]) -> None:
+        super().__init__(f"recording {', '.join(map(str, uuids))} does not exist")
+        self.uuids = uuids
+
 
 async def write(
     conn: AsyncConnection, viewers: Sequence[dict[str, Any]], counters: Sequence[dict[str, Any]]
 ) -> None:
-    """One batch of states, in the caller's transaction."""
+    """One batch of states, in the caller's transaction; each names its recording by
+    `recording_uuid`. RecordingMissing when one of the recordings does not exist."""
     async with conn.cursor() as cur:
+        wanted = sorted({row["recording_uuid"] for row in [*viewers, *counters]}, key=str)
+        if not wanted:
+            return
+        await cur.execute(RECORDINGS, {"uuids": wanted})
+        ids = {found: recording_id for found, recording_id in await cur.fetchall()}
+        missing = [recording for recording in wanted if recording not in ids]
+        if missing:
+            raise RecordingMissing(missing)
         if viewers:
-            await cur.executemany(UPSERT_VIEW, viewers)
-            await cur.executemany(SYNC_CONTENT, viewers)
+            rows = [{**row, "recording_id": ids[row["recording_uuid"]]} for row in viewers]
+            await cur.executemany(UPSERT_VIEW, rows)
+            await cur.executemany(SYNC_CONTENT, rows)
         if counters:
-            await cur.executemany(SET_COUNTERS, counters)
+            totals = [{**total, "recording_id": ids[total["recording_uuid"]]} for total in counters]
+            await cur.executemany(SET_COUNTERS, totals)
+            await cur.executemany(KEEP_COUNTERS, totals)

@@ -1,7 +1,9 @@
 """View counters and watch progress, as pure functions over per-key state.
 
 State lives in Faust tables keyed by recording (counters) and by recording + registration
-(progress); both keys' events are on the recording's partition, in offset order. Each state
+(progress); both keys' events are on the recording's partition, in offset order. A recording is
+named by its uuid, the topic's key, which a rebuild of the derived tables keeps; a viewer by the
+platform's registration, which no rebuild touches. Each state
 remembers the last offset applied to it, so an event read again after a crash (its effect may
 already be in the restored table) is skipped: the counters are exact under redelivery, restart
 and replay of the same offsets.
@@ -10,6 +12,7 @@ and replay of the same offsets.
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,7 +25,8 @@ RECENT_BEACONS = 32
 class ViewerProgress(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    recording_id: int
+    recording_uuid: UUID | None = None
+    """None only in a state stored under a legacy key, until its next event."""
     registration_id: int
     event_id: int
     views: int = 0
@@ -45,14 +49,29 @@ class ViewerProgress(BaseModel):
 class RecordingCounters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    recording_id: int
+    recording_uuid: UUID | None = None
+    """None only in a state stored under a legacy key, until its next event."""
     view_count: int = 0
     unique_viewers: int = 0
     applied_offset: int = -1
 
 
-def viewer_key(recording_id: int, registration_id: int) -> str:
-    return f"{recording_id}|{registration_id}"
+def viewer_key(recording: UUID, registration_id: int) -> str:
+    return f"{recording}|{registration_id}"
+
+
+def counter_key(recording: UUID) -> str:
+    return str(recording)
+
+
+def legacy_viewer_key(event: RecordingViewEvent, registration_id: int) -> str:
+    """Where the viewer's state was kept while tables were keyed by the recording's id, which a
+    rebuild used to change: read when the uuid key has no state yet (the next write moves it)."""
+    return f"{event.recording_id}|{registration_id}"
+
+
+def legacy_counter_key(event: RecordingViewEvent) -> str:
+    return str(event.recording_id)
 
 
 def credited_watch(claimed: float, since: datetime | None, now: datetime) -> float:
@@ -73,7 +92,7 @@ def apply_to_viewer(
         return None
     if state is None:
         state = ViewerProgress(
-            recording_id=event.recording_id,
+            recording_uuid=event.recording_uuid,
             registration_id=event.registration_id,
             event_id=event.event_id,
             first_seen_at=event.received_at,
@@ -85,6 +104,7 @@ def apply_to_viewer(
             return state
         previous_seen = state.last_seen_at
     changes: dict[str, object] = {
+        "recording_uuid": event.recording_uuid,
         "applied_offset": offset,
         "duration_seconds": event.duration_seconds,
         "first_seen_at": min(state.first_seen_at, event.received_at),
@@ -98,7 +118,10 @@ def apply_to_viewer(
         )
         return state.model_copy(update=changes)
     if event.beacon_id is not None and event.beacon_id in state.recent_beacons:
-        return state.model_copy(update={"applied_offset": offset})  # a retried POST
+        # a retried POST
+        return state.model_copy(
+            update={"applied_offset": offset, "recording_uuid": event.recording_uuid}
+        )
     watched = state.watch_seconds + credited_watch(
         event.watch_seconds or 0.0, previous_seen, event.received_at
     )
@@ -130,7 +153,7 @@ def apply_to_counters(
 ) -> RecordingCounters:
     """`viewer` is the viewer's state after the event. A viewer counts as unique at their first
     view, recognised by its id, so the count does not depend on which table was restored."""
-    counters = counters or RecordingCounters(recording_id=event.recording_id)
+    counters = counters or RecordingCounters(recording_uuid=event.recording_uuid)
     if offset <= counters.applied_offset:
         return counters
     views, unique = counters.view_count, counters.unique_viewers
@@ -139,14 +162,28 @@ def apply_to_counters(
         if viewer is not None and viewer.first_view_id == str(event.view_id):
             unique += 1
     return counters.model_copy(
-        update={"view_count": views, "unique_viewers": unique, "applied_offset": offset}
+        update={
+            "recording_uuid": event.recording_uuid,
+            "view_count": views,
+            "unique_viewers": unique,
+            "applied_offset": offset,
+        }
     )
+
+
+def counters_row(counters: RecordingCounters) -> dict[str, object]:
+    """The counters' parameters (zoom_recordings, recording_view_counters)."""
+    return {
+        "recording_uuid": counters.recording_uuid,
+        "view_count": counters.view_count,
+        "unique_viewers": counters.unique_viewers,
+    }
 
 
 def viewer_row(state: ViewerProgress) -> dict[str, object]:
     """The recording_views / content_progress parameters of one viewer's state."""
     return {
-        "recording_id": state.recording_id,
+        "recording_uuid": state.recording_uuid,
         "registration_id": state.registration_id,
         "event_id": state.event_id,
         "views": state.views,

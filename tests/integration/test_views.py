@@ -1,19 +1,27 @@
 """View counting end to end: 10,000 progress beacons from 500 viewers, with retried beacons and
-a worker killed and restarted in the middle → exact counters, completions and LMS progress."""
+a worker killed and restarted in the middle → exact counters, completions and LMS progress; a
+view whose write fails is dead-lettered and its partition goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import jwt
 import psycopg
 import pytest
+from confluent_kafka import Producer
 from psycopg.rows import dict_row
 
-from tests.integration.conftest import Pipeline
+from schemas import DeadLetter
+from schemas.topics import RECORDING_VIEW_DEAD_LETTERS, RECORDING_VIEWS
+from schemas.view_event import RecordingViewEvent
+from streams.runtime.ranges import Offsets, Range, RangeReader
+from tests.integration.conftest import BOOTSTRAP, Pipeline, wait_for, wait_for_group
 from tests.polling import poll
 
 pytestmark = pytest.mark.integration
@@ -197,3 +205,118 @@ def test_ten_thousand_beacons_with_retries_and_a_worker_restart(
             done,
         )
         assert (item["completed_at"] is not None) == done
+
+
+def letters_in(topic: str) -> list[DeadLetter]:
+    """Every dead letter of `topic`, read once from its start."""
+    offsets = Offsets(BOOTSTRAP)
+    try:
+        ranges = [Range(topic, p, 0, offsets.end(topic, p)) for p in offsets.partitions(topic)]
+    finally:
+        offsets.close()
+    reader = RangeReader(BOOTSTRAP, ranges)
+    try:
+        return [DeadLetter.model_validate_json(d.value) for d in reader.read_all(timeout=30)]
+    finally:
+        reader.close()
+
+
+def test_a_view_of_a_deleted_recording_is_dead_lettered_and_the_rest_are_written(
+    pipeline: Pipeline, database_url: str, topic_prefix: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        event = conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id) VALUES ('CPD', '81234567891') RETURNING id"
+        ).fetchone()
+        assert event is not None
+        registrations = [
+            row[0]
+            for row in conn.execute(
+                "INSERT INTO registrations (event_id, email, status) SELECT %s, 'r' || n || '@x.org',"
+                " 'confirmed' FROM generate_series(1, 2) n ORDER BY n RETURNING id",
+                (event[0],),
+            ).fetchall()
+        ]
+        recordings = {
+            name: conn.execute(
+                "INSERT INTO zoom_recordings (event_id, zoom_meeting_id, zoom_meeting_uuid,"
+                " zoom_recording_id, recording_start, recording_end, duration_seconds, status,"
+                " is_published, source_event_at) VALUES (%s, '81234567891', %s, %s,"
+                " now() - interval '1 hour', now(), 600, 'available', true, now())"
+                " RETURNING id, uuid",
+                (event[0], name, name),
+            ).fetchone()
+            for name in ("kept", "gone")
+        }
+        conn.execute("DELETE FROM zoom_recordings WHERE zoom_recording_id = 'gone'")
+    kept, gone = recordings["kept"], recordings["gone"]
+    assert kept is not None and gone is not None
+    pipeline.start_worker()
+    views_topic = f"{topic_prefix}{RECORDING_VIEWS}"
+    wait_for_group(pipeline.worker_group, views_topic, lambda members: len(members) == 1)
+
+    now = datetime.now(tz=UTC)
+
+    def view(recording: tuple[Any, Any], registration: int, second: int, **extra: Any) -> bytes:
+        return (
+            RecordingViewEvent(
+                view_id=uuid.uuid4(),
+                kind="progress" if extra else "view",
+                recording_id=recording[0],
+                recording_uuid=recording[1],
+                event_id=event[0],
+                registration_id=registration,
+                duration_seconds=600,
+                received_at=now + timedelta(seconds=second),
+                **extra,
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    first, second = registrations
+    # One partition: the bad event among good ones. The last names the recording by an id it no
+    # longer has (as an event read again after a rebuild would): the uuid decides.
+    values = [
+        view(kept, first, 0),
+        view(gone, first, 1),
+        view(kept, second, 2),
+        view((kept[0] + 1000, kept[1]), first, 5, position_seconds=5.0, watch_seconds=4.0),
+    ]
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
+    for value in values:
+        producer.produce(views_topic, key=str(kept[1]).encode(), value=value, partition=0)
+    assert producer.flush(30) == 0
+
+    rows = wait_for(
+        database_url,
+        "SELECT registration_id, recording_id, view_count, total_watch_seconds"
+        " FROM recording_views ORDER BY registration_id",
+        (),
+        lambda found: len(found) == 2 and found[0][3] == 4,
+    )
+    assert rows == [(first, kept[0], 1, 4), (second, kept[0], 1, 0)]
+    with psycopg.connect(database_url) as conn:
+        counters = conn.execute(
+            "SELECT view_count, unique_viewers FROM zoom_recordings WHERE id = %s", (kept[0],)
+        ).fetchone()
+    assert counters == (2, 2)
+    dead = f"{topic_prefix}{RECORDING_VIEW_DEAD_LETTERS}"
+    letters = poll(
+        lambda: letters_in(dead), what=f"a dead letter on {dead}", timeout=30, interval=0.5
+    )
+    assert [(letter.partition, letter.offset, letter.value) for letter in letters] == [
+        (0, 1, values[1])
+    ]
+    assert f"recording {gone[1]} does not exist" in letters[0].error, letters[0].error
+    offsets = Offsets(BOOTSTRAP, pipeline.worker_group)
+    try:
+        poll(
+            lambda: offsets.resume(views_topic, 0),
+            until=lambda committed: committed == len(values),
+            what="the group to commit the partition past the dead letter",
+            timeout=60,
+        )
+    finally:
+        offsets.close()
+    pipeline.assert_running("worker")

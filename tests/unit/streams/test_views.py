@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.view_event import RecordingViewEvent
+from streams.runtime.delivery import Delivery
+from streams.runtime.tables import ChangelogTable
+from streams.views.batch import Tally
 from streams.views.rules import (
     RecordingCounters,
     ViewerProgress,
@@ -157,3 +161,53 @@ def test_reading_again_after_any_crash_gives_the_clean_result(
             viewers[event.registration_id] = state
         counters = apply_to_counters(counters, state, event, offset)
     assert (viewers, counters) == clean
+
+
+def legacy_table(entries: dict[str, Any]) -> ChangelogTable:
+    """A table as a worker before migration 0013 left it: keyed by the recording's id."""
+    return ChangelogTable(SimpleNamespace(data=entries))
+
+
+def test_state_counted_under_the_recording_id_goes_on_under_its_uuid() -> None:
+    first = view_event("view", 0)
+    viewer = apply_to_viewer(None, first, 0)
+    counters = apply_to_counters(None, viewer, first, 0)
+    assert viewer is not None
+    legacy = {"recording_id": 1, **viewer.model_dump(mode="json", exclude={"recording_uuid"})}
+    tally = Tally(
+        legacy_table({"1|70": legacy}),
+        legacy_table({"1": {"recording_id": 1, "view_count": 1, "unique_viewers": 1}}),
+    )
+    tally.keep(tally.step(Delivery("views", 0, 1, b""), view_event(second=5)))
+    tally.keep(tally.step(Delivery("views", 0, 2, b""), view_event("view", 6)))
+    state, partition = tally.changes.viewers[f"{RECORDING}|70"]
+    total, _ = tally.changes.counters[str(RECORDING)]
+    assert (state.views, state.watch_seconds, state.recording_uuid, partition) == (
+        2,
+        5.0,
+        RECORDING,
+        0,
+    )
+    assert (total.view_count, total.unique_viewers, total.recording_uuid) == (2, 1, RECORDING)
+    assert viewer_row(state)["recording_uuid"] == RECORDING
+    assert counters.recording_uuid == RECORDING
+
+
+def test_the_uuid_key_wins_over_a_legacy_one() -> None:
+    event = view_event("view", 0)
+    viewer = apply_to_viewer(None, event, 0)
+    assert viewer is not None
+    stale = {
+        "recording_id": 1,
+        "registration_id": 70,
+        "event_id": 7,
+        "views": 9,
+        "first_seen_at": T0.isoformat(),
+        "last_seen_at": T0.isoformat(),
+    }
+    tally = Tally(
+        legacy_table({"1|70": stale, f"{RECORDING}|70": viewer.model_dump(mode="json")}),
+        legacy_table({}),
+    )
+    step = tally.step(Delivery("views", 0, 1, b""), view_event("view", 1))
+    assert step.viewers[f"{RECORDING}|70"][0].views == 2
