@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         description="Waits before the 2nd and 3rd attempt at a webhook whose handling failed.",
     )
 
+    retry_failed_every_seconds: float = Field(
+        default=15 * 60,
+        ge=0,
+        description="How often the group's leader runs retry-failed over the log (stuck and"
+        " failed rows below their three attempts, never a parked one, no dead letters); 0: never.",
+    )
+
     attendance_min_fraction: float = Field(
         default=0.75,
         ge=0.0,

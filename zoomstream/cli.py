@@ -260,7 +260,7 @@ def replay(
 def retry_failed(
     stuck_after_minutes: Annotated[
         int, typer.Option(help="Re-drive pending/processing log rows untouched this long.")
-    ] = 60,
+    ] = 60,  # streams.runtime.attempts.STUCK_AFTER (not imported here: the CLI starts fast)
     dead_letters: Annotated[
         bool, typer.Option(help="Also re-drive the dead-letter topics.")
     ] = True,

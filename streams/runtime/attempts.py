@@ -10,6 +10,7 @@ waits in place, since its send request is its own unit of work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 MAX_ATTEMPTS = 3
 
@@ -22,3 +23,8 @@ def is_final(attempt: int, permanent: bool = False) -> bool:
 def wait_after(attempt: int, backoff: Sequence[float]) -> float:
     """Seconds to wait after a failed `attempt` before the next one."""
     return backoff[min(attempt, len(backoff)) - 1]
+
+
+STUCK_AFTER = timedelta(minutes=60)
+"""A webhook's log row `pending` or `processing`, untouched this long, is stuck: its retry never
+came (longer than any retry waits). `zoomstream retry-failed` drives such rows again."""

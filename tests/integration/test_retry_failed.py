@@ -101,3 +101,59 @@ def test_failed_and_stuck_webhooks_are_driven_again(
     # The dead letter was driven once (the log row took it first); a second run has nothing.
     again = retry(running)
     assert "webhooks driven again: 0 from failed or stuck log rows, 0 from dead letters" in again
+
+
+def test_the_leader_runs_it_on_a_schedule_beside_the_agents(
+    pipeline: Pipeline, database_url: str
+) -> None:
+    """A stuck row is driven by the worker itself; one at its three attempts and a parked one
+    are left as they are."""
+    stuck = zoom_event(
+        "meeting.started",
+        meeting_object(MEETING, "occ-stuck==", start_time="2026-11-30T09:00:00Z"),
+        1_764_493_200_000,
+    )
+    spent = zoom_event(
+        "meeting.started",
+        meeting_object(MEETING, "occ-spent==", start_time="2026-11-30T09:00:00Z"),
+        1_764_493_200_000,
+    )
+    with psycopg.connect(database_url) as conn:
+        for webhook_id, uuid, event, status, attempts, parked in (
+            ("a" * 64, "occ-stuck==", stuck, "processing", 1, False),
+            ("b" * 64, "occ-spent==", spent, "failed", 3, False),
+            ("c" * 64, "occ-parked==", {}, "pending", 1, True),
+        ):
+            conn.execute(
+                "INSERT INTO zoom_webhook_logs (webhook_id, event_type, event_timestamp,"
+                " zoom_meeting_id, zoom_meeting_uuid, payload, headers, processing_status,"
+                " processing_attempts, parked, received_at, updated_at)"
+                " VALUES (%s, %s, now(), %s, %s, %s::jsonb, '{}'::jsonb, %s, %s, %s, now(),"
+                " now() - interval '2 hours')",
+                (
+                    webhook_id,
+                    event.get("event", "recording.transcript_completed"),
+                    MEETING,
+                    uuid,
+                    dumps(event).decode(),
+                    status,
+                    attempts,
+                    parked,
+                ),
+            )
+    pipeline.env["RETRY_FAILED_EVERY_SECONDS"] = "2"
+    pipeline.start_worker()
+    rows = wait_for(
+        database_url,
+        "SELECT zoom_meeting_uuid, processing_status, processing_attempts FROM zoom_webhook_logs"
+        " ORDER BY zoom_meeting_uuid",
+        (),
+        lambda rows: ("occ-stuck==", "completed", 2) in rows,
+        timeout=120,
+    )
+    assert rows == [
+        ("occ-parked==", "pending", 1),
+        ("occ-spent==", "failed", 3),
+        ("occ-stuck==", "completed", 2),
+    ]
+    assert "retry-failed (scheduled): webhooks driven again: 1" in pipeline.log("worker")
