@@ -5,7 +5,6 @@ statement itself fails."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +13,10 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
-from schemas import RawWebhookEnvelope, parse_zoom_event
 from streams.attendance import settle
-from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Handlers, Item, apply_items, build_handlers
-from tests.integration.zoom_webhooks import OCCURRENCE, participant_event
-from zoomstream.samples import dumps, iso, meeting_object, participant, zoom_event
+from tests.integration.zoom_webhooks import OCCURRENCE, as_item, participant_event
+from zoomstream.samples import iso, meeting_object, participant, zoom_event
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +24,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def item(event: dict[str, Any], offset: int) -> Item:
-    body = dumps(event)
-    envelope = RawWebhookEnvelope(
-        webhook_id=hashlib.sha256(body).hexdigest(), received_at=NOW, headers={}, body=body
-    )
-    delivery = Delivery("zoom.webhooks.raw", 0, offset, envelope.model_dump_json().encode())
-    return Item(delivery, envelope, parse_zoom_event(body))
+    return as_item(event, offset, NOW)
 
 
 def traffic() -> list[dict[str, Any]]:

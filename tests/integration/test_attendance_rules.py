@@ -4,7 +4,6 @@ bounds an occurrence, which registrations count, and that a person's old key doe
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from yoyo import get_backend, read_migrations
 
-from schemas import RawWebhookEnvelope, parse_zoom_event
 from schemas.attendance import AttendanceRecord, AttendanceRemoved
-from streams.runtime.delivery import Delivery
 from streams.webhooks.apply import Changes, Item, apply_items, build_handlers
 from tests.integration.conftest import (
     BASE_DATABASE_URL,
@@ -31,10 +28,10 @@ from tests.integration.conftest import (
     watermarks,
     with_database,
 )
-from tests.integration.zoom_webhooks import post
+from tests.integration.zoom_webhooks import as_item, post
 from tests.polling import poll
 from zoomstream.migrate import migrate, yoyo_url
-from zoomstream.samples import dumps, iso, meeting_object, zoom_event
+from zoomstream.samples import iso, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
 
@@ -78,12 +75,7 @@ def ended(end: float = 60) -> dict[str, Any]:
 
 
 def item(event: dict[str, Any], offset: int) -> Item:
-    body = dumps(event)
-    envelope = RawWebhookEnvelope(
-        webhook_id=hashlib.sha256(body).hexdigest(), received_at=START, headers={}, body=body
-    )
-    delivery = Delivery("zoom.webhooks.raw", 0, offset, envelope.model_dump_json().encode())
-    return Item(delivery, envelope, parse_zoom_event(body))
+    return as_item(event, offset, START)
 
 
 def apply(url: str, *batches: list[dict[str, Any]]) -> list[Changes]:

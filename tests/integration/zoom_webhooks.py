@@ -4,11 +4,15 @@ recording events, and sending them to a running pipeline."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from schemas import RawWebhookEnvelope, parse_zoom_event
+from streams.runtime.delivery import Delivery
+from streams.webhooks.apply import Item
 from tests.conftest import signed
 from tests.integration.conftest import Pipeline
 from zoomstream.samples import dumps, iso, meeting_object, recording_object, zoom_event
@@ -68,3 +72,13 @@ async def send_all(url: str, bodies: list[bytes], concurrency: int) -> list[int]
                 ).status_code
 
         return list(await asyncio.gather(*(send(body) for body in bodies)))
+
+
+def as_item(event: dict[str, Any], offset: int, received_at: datetime) -> Item:
+    """A webhook as the worker's batch holds it, read from offset `offset` of the raw topic."""
+    body = dumps(event)
+    envelope = RawWebhookEnvelope(
+        webhook_id=hashlib.sha256(body).hexdigest(), received_at=received_at, headers={}, body=body
+    )
+    delivery = Delivery("zoom.webhooks.raw", 0, offset, envelope.model_dump_json().encode())
+    return Item(delivery, envelope, parse_zoom_event(body))
