@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -56,6 +56,7 @@ OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 MeetingId = Annotated[str | None, BeforeValidator(meeting_id_text)]
 EventTimestamp = Annotated[datetime | None, BeforeValidator(epoch_millis)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(blank_to_none)]
+OptionalDate = Annotated[date | None, BeforeValidator(blank_to_none)]
 
 RawBytes = Annotated[
     bytes,

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from schemas.columns import AccessPassword, Description, Fits, ThumbnailUrl, Title
+from schemas.recording import RecordingStatus
 
 AccessLevel = Literal["registrants", "attendees", "certificate_holders", "public"]
 
@@ -63,7 +64,13 @@ class RecordingSummary(BaseModel):
     title: str
     description: str
     thumbnail_url: str
-    status: str
+    status: RecordingStatus = Field(
+        description="expired: Zoom deleted it on its auto-delete date (expires_at); it serves no"
+        " links, its views and progress stay"
+    )
+    expires_at: datetime | None = Field(
+        description="When Zoom deletes the recording (its auto-delete date); None: never"
+    )
     access_level: AccessLevel
     requires_password: bool
     is_published: bool

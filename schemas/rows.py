@@ -93,6 +93,8 @@ class RecordingRecord:
     host_email: EmailText
     download_token: str
     download_token_expires_at: datetime | None
+    zoom_expires_at: datetime | None
+    """When Zoom deletes the recording (its auto_delete_date): expired from then on."""
     source_event_at: datetime
     files: tuple[FileRecord, ...]
 

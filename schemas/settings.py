@@ -146,6 +146,13 @@ class Settings(BaseSettings):
         " failed rows below their three attempts, never a parked one, no dead letters); 0: never.",
     )
 
+    recording_expiry_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the worker group's leader marks expired the recordings whose"
+        " Zoom auto-delete date has come (reads show them expired at once).",
+    )
+
     attendance_min_fraction: float = Field(
         default=0.75,
         ge=0.0,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from schemas._types import (
     EventTimestamp,
     MeetingId,
+    OptionalDate,
     OptionalText,
     OptionalTime,
     blank_to_none,
@@ -93,6 +94,12 @@ class RecordingObject(_Lenient):
     share_url: OptionalText = None
     password: OptionalText = None
     recording_play_passcode: OptionalText = None
+    auto_delete: bool | None = Field(
+        default=None, description="Zoom deletes the recording on auto_delete_date."
+    )
+    auto_delete_date: OptionalDate = Field(
+        default=None, description="A date (YYYY-MM-DD), sent with auto_delete true."
+    )
     recording_files: list[RecordingFile] = Field(default_factory=list)
 
 

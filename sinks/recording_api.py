@@ -12,7 +12,11 @@ from schemas.registration import LIVE_STATUS
 
 RECORDING = """
 SELECT r.id, r.uuid, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
-       COALESCE(NULLIF(r.title, ''), e.title) AS title, r.description, r.thumbnail_url, r.status,
+       COALESCE(NULLIF(r.title, ''), e.title) AS title, r.description, r.thumbnail_url,
+       -- streams.recordings.rules.recording_status's expiry, at the time of the read: the worker
+       -- stores it within a minute (streams.recordings.handler.expire), a read never lags it
+       CASE WHEN r.zoom_expires_at <= now() AND r.status NOT IN ('trashed', 'deleted')
+            THEN 'expired' ELSE r.status END AS status, r.zoom_expires_at AS expires_at,
        r.access_level, r.access_password_hash <> '' AS requires_password, r.access_password_hash,
        r.is_published, r.published_at, r.auto_publish, r.recording_start, r.recording_end,
        r.duration_seconds, r.share_url, r.zoom_password, r.download_token,

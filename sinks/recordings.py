@@ -40,12 +40,12 @@ UPSERT_RECORDING = """
 INSERT INTO zoom_recordings AS r (
     event_id, zoom_meeting_id, zoom_meeting_uuid, zoom_recording_id, topic, recording_start,
     recording_end, duration_seconds, total_size_bytes, zoom_password, share_url, host_email,
-    download_token, download_token_expires_at, source_event_at, auto_publish
+    download_token, download_token_expires_at, zoom_expires_at, source_event_at, auto_publish
 ) VALUES (
     %(event_id)s, %(zoom_meeting_id)s, %(zoom_meeting_uuid)s, %(zoom_recording_id)s, %(topic)s,
     %(recording_start)s, %(recording_end)s, %(duration_seconds)s, %(total_size_bytes)s,
     %(zoom_password)s, %(share_url)s, %(host_email)s, %(download_token)s,
-    %(download_token_expires_at)s, %(source_event_at)s, %(auto_publish)s
+    %(download_token_expires_at)s, %(zoom_expires_at)s, %(source_event_at)s, %(auto_publish)s
 )
 ON CONFLICT (zoom_recording_id) DO UPDATE SET
     zoom_meeting_id = EXCLUDED.zoom_meeting_id,
@@ -59,6 +59,7 @@ ON CONFLICT (zoom_recording_id) DO UPDATE SET
     host_email = EXCLUDED.host_email,
     download_token = EXCLUDED.download_token,
     download_token_expires_at = EXCLUDED.download_token_expires_at,
+    zoom_expires_at = EXCLUDED.zoom_expires_at,
     source_event_at = EXCLUDED.source_event_at,
     version = r.version + 1,
     updated_at = now()
@@ -154,16 +155,31 @@ async def set_lifecycle(
 
 async def status_inputs(
     conn: AsyncConnection, recording_id: int
-) -> tuple[Lifecycle, list[tuple[str, str]]]:
-    """The recording's lifecycle and the (file_type, processing_status) of its files."""
-    cur = await conn.execute("SELECT lifecycle FROM zoom_recordings WHERE id = %s", (recording_id,))
+) -> tuple[Lifecycle, list[tuple[str, str]], datetime | None]:
+    """The recording's lifecycle, the (file_type, processing_status) of its files and when
+    Zoom deletes it."""
+    cur = await conn.execute(
+        "SELECT lifecycle, zoom_expires_at FROM zoom_recordings WHERE id = %s", (recording_id,)
+    )
     row = await cur.fetchone()
     assert row is not None
     cur = await conn.execute(
         "SELECT file_type, processing_status FROM zoom_recording_files WHERE recording_id = %s",
         (recording_id,),
     )
-    return row[0], [(str(kind), str(status)) for kind, status in await cur.fetchall()]
+    return row[0], [(str(kind), str(status)) for kind, status in await cur.fetchall()], row[1]
+
+
+async def expiring(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+    """Recordings whose Zoom deletion date has come and that are not marked expired (or
+    trashed or deleted) yet, soonest first, locked; others' locked ones are skipped."""
+    cur = await conn.execute(
+        "SELECT id FROM zoom_recordings WHERE zoom_expires_at <= %s"
+        " AND status NOT IN ('expired', 'trashed', 'deleted')"
+        " ORDER BY zoom_expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
+        (now, limit),
+    )
+    return [int(row[0]) for row in await cur.fetchall()]
 
 
 async def auto_publish(conn: AsyncConnection, recording_id: int, at: datetime | None) -> bool:

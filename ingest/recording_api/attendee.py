@@ -84,12 +84,13 @@ class AttendeeEndpoints:
         self._clock = clock
 
     async def event_list(self, request: Request, conn: AsyncConnection) -> Response:
-        """The event's published, available recordings, each saying whether the caller may watch."""
+        """The event's published recordings that are available or expired (shown as such, never
+        to watch), each saying whether the caller may watch."""
         event = await path_event(request, conn)
         viewer = await self._viewers.resolve(request, conn, event["id"], event["organizer_id"])
         listed = []
         for row in await store.event_recordings(conn, event["id"]):
-            if not (row["is_published"] and row["status"] == "available"):
+            if not (row["is_published"] and row["status"] in ("available", "expired")):
                 continue
             allowed = decide(recording_facts(row), viewer.caller, password_ok=True).allowed
             listed.append(RecordingSummary(**summary_fields(row, allowed)))
@@ -107,6 +108,9 @@ class AttendeeEndpoints:
         """The URLs, and the download token while it is valid; records a view."""
         row = await path_recording(request, conn)
         viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
+        if row["status"] == "expired" and (row["is_published"] or viewer.caller.is_organizer):
+            # no link works any more, for the organizer neither: Zoom has deleted the files
+            raise ApiError(410, f"the recording expired on {row['expires_at']:%Y-%m-%d}")
         facts = recording_facts(row)
         require(decide(facts, viewer.caller, password_ok=True))  # all but the password
         if facts.has_password and not viewer.caller.is_organizer:

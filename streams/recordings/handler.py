@@ -79,11 +79,12 @@ async def _apply_parked(
     return changed
 
 
-async def refresh(conn: AsyncConnection, recording_id: int) -> RecordingState:
-    """Recompute the recording's status from its lifecycle and files (and publish it when that
-    makes it available and it is to be published automatically); its state to publish."""
-    lifecycle, files = await sink.status_inputs(conn, recording_id)
-    await sink.set_status(conn, recording_id, recording_status(lifecycle, files))
+async def refresh(conn: AsyncConnection, recording_id: int, now: datetime) -> RecordingState:
+    """Recompute the recording's status from its lifecycle, files and Zoom's deletion date at
+    `now` (and publish it when that makes it available and it is to be published
+    automatically); its state to publish."""
+    lifecycle, files, expires_at = await sink.status_inputs(conn, recording_id)
+    await sink.set_status(conn, recording_id, recording_status(lifecycle, files, expires_at, now))
     await sink.auto_publish(conn, recording_id, None)
     return await sink.current_state(conn, recording_id)
 
@@ -95,3 +96,16 @@ HANDLERS = {
     "recording.deleted": on_follow_up,
     "recording.recovered": on_follow_up,
 }
+
+
+EXPIRE_BATCH = 100
+"""Recordings marked expired at most per call of `expire`."""
+
+
+async def expire(conn: AsyncConnection, now: datetime) -> list[RecordingState]:
+    """Mark expired the recordings whose Zoom deletion date has come (between two of their
+    webhooks, nothing else would); their states to publish."""
+    return [
+        await refresh(conn, recording_id, now)
+        for recording_id in await sink.expiring(conn, now, EXPIRE_BATCH)
+    ]

@@ -15,9 +15,9 @@ Rules (docs/design.md, "Recordings"):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from schemas import RecordingFile, ZoomEvent
+from schemas import RecordingFile, RecordingObject, ZoomEvent
 from schemas.columns import clip
 from schemas.rows import FileRecord, Lifecycle, RecordingRecord
 from streams.webhooks.outcome import PermanentError
@@ -118,10 +118,19 @@ def to_recording(event: ZoomEvent, occurred_at: datetime) -> RecordingRecord:
             host_email=obj.host_email or "",
             download_token=token,
             download_token_expires_at=expires,
+            zoom_expires_at=zoom_expiry(obj),
             source_event_at=occurred_at,
             files=files,
         )
     )
+
+
+def zoom_expiry(obj: RecordingObject) -> datetime | None:
+    """When Zoom deletes the recording: the start (UTC) of its auto_delete_date, the earliest
+    moment of that day, so that no link is served that may no longer work; None without one."""
+    if obj.auto_delete is False or obj.auto_delete_date is None:
+        return None
+    return datetime.combine(obj.auto_delete_date, time(), tzinfo=UTC)
 
 
 def transcript_files(event: ZoomEvent, occurred_at: datetime) -> tuple[FileRecord, ...]:
@@ -132,10 +141,18 @@ def transcript_files(event: ZoomEvent, occurred_at: datetime) -> tuple[FileRecor
     return tuple(f for f in files if f.file_type in TRANSCRIPT_TYPES)
 
 
-def recording_status(lifecycle: Lifecycle, files: Iterable[tuple[str, str]]) -> str:
-    """The status from the lifecycle and (file_type, processing_status) of every file."""
+def recording_status(
+    lifecycle: Lifecycle,
+    files: Iterable[tuple[str, str]],
+    expires_at: datetime | None,
+    now: datetime,
+) -> str:
+    """The status from the lifecycle, (file_type, processing_status) of every file and, at
+    `now`, Zoom's deletion date: trashed or deleted first, then expired, then by the files."""
     if lifecycle != "active":
         return lifecycle
+    if expires_at is not None and expires_at <= now:
+        return "expired"
     files = list(files)
     for kind in MEDIA_TYPES:  # video first, then audio
         found = [status for file_kind, status in files if file_kind == kind]

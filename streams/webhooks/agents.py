@@ -20,6 +20,7 @@ from schemas.settings import Settings
 from schemas.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
 from sinks import Database, in_transaction
 from streams.attendance import settle
+from streams.recordings.handler import expire
 from streams.runtime import metrics
 from streams.runtime.clock import utc_now
 from streams.runtime.dead_letters import dead_letter
@@ -175,5 +176,14 @@ def install_webhook_agents(
             now = utc_now()
             found = await in_transaction(db, lambda conn: settle(conn, now, handlers.attendance))
             await publish_changes(publisher, Changes([], found), settings)
+
+    @app.timer(interval=settings.recording_expiry_check_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    async def expire_recordings() -> None:
+        """Recordings whose Zoom deletion date came between their webhooks: marked expired and
+        their states published, as a webhook's change would be."""
+        async with processing:
+            now = utc_now()
+            states = await in_transaction(db, lambda conn: expire(conn, now))
+            await publish_changes(publisher, Changes(states, []), settings)
 
     return [source]

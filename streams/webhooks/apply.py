@@ -186,7 +186,7 @@ async def apply_items(
     for recording_id in sorted(publish):
         try:
             async with conn.transaction():
-                states.append(await refresh(conn, recording_id))
+                states.append(await refresh(conn, recording_id, now))
         except psycopg.OperationalError:
             raise
         except Exception:

@@ -439,6 +439,36 @@ def test_settings_that_do_not_fit_their_columns_are_422_naming_the_field(world: 
     assert (len(fits.json()["title"]), len(fits.json()["thumbnail_url"])) == (200, 200)
 
 
+def test_an_expired_recording_is_shown_expired_and_serves_no_links(world: World) -> None:
+    target = world.recordings["public"]
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recordings SET zoom_expires_at = '2026-11-01T00:00:00Z' WHERE uuid = %s",
+            (target,),
+        )
+    listed = {
+        item["uuid"]: item
+        for item in world.client.get(f"/api/events/{world.event}/recordings/").json()
+    }
+    assert (listed[target]["status"], listed[target]["can_access"]) == ("expired", False)
+    assert listed[target]["expires_at"] == "2026-11-01T00:00:00Z"
+    detail = world.client.get(f"/api/recordings/{target}/", headers=world.token("organizer"))
+    assert detail.status_code == 200 and detail.json()["status"] == "expired"
+    organizer = {
+        item["uuid"]: item["status"]
+        for item in world.client.get(
+            f"/api/organizer/events/{world.event}/recordings/", headers=world.token("organizer")
+        ).json()
+    }
+    assert organizer[target] == "expired"
+    for headers in ({}, world.token("organizer")):
+        gone = world.client.get(f"/api/recordings/{target}/access/", headers=headers)
+        assert gone.status_code == 410 and "2026-11-01" in gone.text, gone.text
+        assert ZOOM_URL not in gone.text
+    spec = world.client.get("/openapi.json").json()
+    assert "expired" in json.dumps(spec["components"]["schemas"]["RecordingSummary"])
+
+
 def test_openapi_lists_every_path(world: World) -> None:
     document = world.client.get("/openapi.json").json()
     assert set(document["paths"]) >= {

@@ -326,3 +326,56 @@ def test_a_recurring_meeting_id_keeps_each_occurrence_with_its_first_matched_eve
     )
     assert first is not None and second is not None
     assert rows == [("week1==", first[0]), ("week2==", second[0])]
+
+
+def test_a_recording_expires_on_zooms_auto_delete_date(
+    pipeline: Pipeline, database_url: str, topic_prefix: str
+) -> None:
+    """From a recording.completed with auto_delete_date (Zoom's documented form, a date): one
+    whose date has passed lands expired; one that expires later is marked so by the worker
+    between its webhooks, and its state is published."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id) VALUES ('Cardiology', %s)", (MEETING,)
+        )
+    pipeline.env["RECORDING_EXPIRY_CHECK_SECONDS"] = "1"
+    pipeline.start_ingest()
+    pipeline.start_worker()
+    post(
+        pipeline,
+        completed(
+            "occ-gone==", "t1", 1_764_500_000_000, auto_delete=True, auto_delete_date="2026-11-01"
+        ),
+    )
+    post(
+        pipeline,
+        completed(
+            "occ-later==", "t2", 1_764_500_000_000, auto_delete=True, auto_delete_date="2099-01-01"
+        ),
+    )
+    rows = wait_for(
+        database_url,
+        "SELECT zoom_recording_id, status, zoom_expires_at FROM zoom_recordings ORDER BY 1",
+        (),
+        lambda rows: len(rows) == 2,
+    )
+    assert [(r[0], r[1], r[2].isoformat()) for r in rows] == [
+        ("occ-gone==", "expired", "2026-11-01T00:00:00+00:00"),
+        ("occ-later==", "available", "2099-01-01T00:00:00+00:00"),
+    ]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recordings SET zoom_expires_at = now() + interval '2 seconds'"
+            " WHERE zoom_recording_id = 'occ-later=='"
+        )
+    wait_for(
+        database_url,
+        "SELECT status FROM zoom_recordings WHERE zoom_recording_id = 'occ-later=='",
+        (),
+        lambda rows: rows == [("expired",)],
+        timeout=60,
+    )
+    states = recording_messages(f"{topic_prefix}zoom.recordings", 3)
+    latest = {key: value for key, value in states}
+    assert latest[b"occ-later=="]["status"] == "expired"
+    assert latest[b"occ-gone=="]["status"] == "expired"

@@ -98,7 +98,35 @@ def test_processing_files_stay_processing() -> None:
     ],
 )
 def test_status_rule(lifecycle: str, files: list[tuple[str, str]], status: str) -> None:
-    assert recording_status(lifecycle, files) == status  # type: ignore[arg-type]
+    assert recording_status(lifecycle, files, None, AT) == status  # type: ignore[arg-type]
+    # Zoom's deletion date: expired from then on, unless trashed or deleted first
+    past, future = AT - timedelta(seconds=1), AT + timedelta(days=1)
+    expired = status if lifecycle != "active" else "expired"
+    assert recording_status(lifecycle, files, AT, AT) == expired  # type: ignore[arg-type]
+    assert recording_status(lifecycle, files, past, AT) == expired  # type: ignore[arg-type]
+    assert recording_status(lifecycle, files, future, AT) == status  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expires"),
+    [
+        (
+            {"auto_delete": True, "auto_delete_date": "2027-01-14"},
+            datetime(2027, 1, 14, tzinfo=UTC),
+        ),
+        ({"auto_delete_date": "2027-01-14"}, datetime(2027, 1, 14, tzinfo=UTC)),
+        ({"auto_delete": False, "auto_delete_date": "2027-01-14"}, None),
+        ({"auto_delete": True}, None),
+        ({"auto_delete": True, "auto_delete_date": ""}, None),
+        ({}, None),
+    ],
+)
+def test_zoom_expiry_is_the_start_of_the_auto_delete_date(
+    changes: dict[str, object], expires: datetime | None
+) -> None:
+    obj = {**recording_object(1, "u==", START), **changes}
+    event = parse_zoom_event(dumps(zoom_event("recording.completed", obj, 1)))
+    assert to_recording(event, AT).zoom_expires_at == expires
 
 
 def test_transcript_event_brings_only_transcript_and_cc_files() -> None:
