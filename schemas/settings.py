@@ -11,7 +11,11 @@ LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/zoomstream"
 class Settings(BaseSettings):
     """Everything configurable. Built once per process and passed down; nothing else reads os.environ."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a failed check of the whole object (the validators below) would
+    # otherwise quote every input in its message, secrets included.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     zoom_webhook_secret: SecretStr | None = Field(
         default=None, description="Zoom app's secret token: signs webhooks and the URL challenge."
@@ -53,6 +57,32 @@ class Settings(BaseSettings):
         default=(5.0, 30.0), description="Waits before the 2nd and 3rd attempt at a send"
     )
     topic_prefix: str = Field(default="", description="Prefix of every topic and consumer group.")
+    # Zoom's REST API (a server-to-server OAuth app): off while the three credentials are unset.
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: SecretStr | None = None
+    zoom_api_base_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    zoom_api_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    zoom_api_read_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Longest wait for Zoom's answer to one attempt."
+    )
+    zoom_api_attempts: int = Field(
+        default=4,
+        ge=1,
+        description="Attempts at one call when Zoom answers 429 or 5xx, times out or is unreachable.",
+    )
+    zoom_api_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Wait before the 2nd attempt, doubled before each next one (at most 30 s);"
+        " a 429 or 503 with Retry-After waits what it says instead.",
+    )
+    zoom_api_max_retry_after_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A Retry-After longer than this is not waited for: the call fails at once.",
+    )
 
     ingest_host: str = "0.0.0.0"
     ingest_port: int = 8000
@@ -212,6 +242,29 @@ class Settings(BaseSettings):
                 "neither stale nor a duplicate"
             )
         return self
+
+    @model_validator(mode="after")
+    def _zoom_credentials_all_or_none(self) -> Settings:
+        given = [
+            name
+            for name, value in (
+                ("ZOOM_ACCOUNT_ID", self.zoom_account_id),
+                ("ZOOM_CLIENT_ID", self.zoom_client_id),
+                ("ZOOM_CLIENT_SECRET", self.zoom_client_secret),
+            )
+            if value
+        ]
+        if given and len(given) < 3:
+            raise ValueError(
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET go together: only "
+                + ", ".join(given)
+                + " set"
+            )
+        return self
+
+    def zoom_api_enabled(self) -> bool:
+        """The Zoom API client runs only with all three server-to-server OAuth credentials."""
+        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
 
     def topic(self, name: str) -> str:
         """The full name of a topic, with this deployment's prefix."""
