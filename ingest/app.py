@@ -22,6 +22,7 @@ from ingest.metrics import CONTENT_TYPE, IngestMetrics
 from ingest.openapi import document
 from ingest.publisher import Publisher, PublishError
 from ingest.recording_api import recording_routes
+from ingest.recording_api.links import LinkRefresher
 from ingest.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -29,6 +30,7 @@ from ingest.signature import (
     url_validation_answer,
     verify_zoom_request,
 )
+from ingest.zoom_api import zoom_client
 from schemas import URL_VALIDATION, InvalidZoomEvent, parse_zoom_event
 from schemas.settings import Settings
 from schemas.topics import ZOOM_RAW
@@ -64,6 +66,10 @@ def create_app(
     db = db or Database(settings.database_url)
     counters_db = Database(settings.database_url, max_size=settings.password_check_concurrency)
     limits = ApiLimits.from_settings(settings, clock)
+    zoom = zoom_client(settings) if serve in ("all", "api") else None
+    links = LinkRefresher(
+        zoom, settings.zoom_link_token_ttl_seconds, settings.zoom_link_wait_seconds, clock
+    )
     openapi = document()
     checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
 
@@ -134,6 +140,8 @@ def create_app(
             await publisher.close()
             await db.close()
             await counters_db.close()
+            if zoom is not None:
+                await zoom.aclose()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -152,7 +160,7 @@ def create_app(
         ]
     if serve in ("all", "api"):
         routes += [
-            *recording_routes(settings, publisher, db, counters_db, metrics, limits, clock),
+            *recording_routes(settings, publisher, db, counters_db, metrics, limits, links, clock),
             *dashboard_routes(settings, db, metrics, limits),
         ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,4 +1,4 @@
-"""A client of Zoom's REST API with a server-to-server OAuth app (issue 17; not wired in yet).
+"""A client of Zoom's REST API with a server-to-server OAuth app (issue 17).
 
 Token: `POST {ZOOM_OAUTH_URL}?grant_type=account_credentials&account_id=…` with HTTP Basic
 client id and secret; kept until TOKEN_MARGIN_SECONDS before it expires (half its life for a
@@ -178,13 +178,22 @@ class ZoomClient:
         await self._http.aclose()
 
     async def meeting_recordings(
-        self, meeting_uuid: str, *, with_download_token: bool = False
+        self,
+        meeting_uuid: str,
+        *,
+        with_download_token: bool = False,
+        token_ttl_seconds: int | None = None,
     ) -> MeetingRecordings:
         """`GET /meetings/{meetingUUID}/recordings`; with `with_download_token`, Zoom adds
-        `download_access_token` (include_fields), which lets the files be downloaded."""
+        `download_access_token` (include_fields), which lets the files' `/rec/download/` URLs be
+        downloaded, for `token_ttl_seconds` (Zoom's `ttl`, at most 7 days) when given."""
         base = self._settings.zoom_api_base_url.rstrip("/")
         url = f"{base}/meetings/{meeting_path_segment(meeting_uuid)}/recordings"
-        params = {"include_fields": "download_access_token"} if with_download_token else {}
+        params: dict[str, str] = {}
+        if with_download_token:
+            params["include_fields"] = "download_access_token"
+            if token_ttl_seconds is not None:
+                params["ttl"] = str(token_ttl_seconds)
         response = await self._authorized_get("get_meeting_recordings", url, params)
         return _parse(MeetingRecordings, response)
 

@@ -93,14 +93,28 @@ class FileAccess(BaseModel):
     url: str
     download_token: str | None = Field(
         description="Zoom's token for this file's download URL while it is valid: the token of"
-        " the webhook that brought the file (a transcript's is its own)"
+        " the webhook that brought the file (a transcript's is its own), or one fetched from"
+        " Zoom's API with a fresh URL once that has run out"
     )
     download_token_expires_at: datetime | None
 
 
+class UnavailableFile(BaseModel):
+    """A file whose link cannot be served now, and why (its download token ran out and Zoom's
+    API is not configured, failed, or no longer lists the file)."""
+
+    uuid: UUID
+    file_type: str
+    recording_type: str
+    reason: str
+
+
 class RecordingAccess(BaseModel):
     uuid: UUID
-    files: list[FileAccess]
+    files: list[FileAccess] = Field(description="Every file with a link that works now")
+    unavailable: list[UnavailableFile] = Field(
+        default_factory=list, description="Files left out, each with the reason"
+    )
     share_url: str
     zoom_password: str
     download_token: str | None = Field(

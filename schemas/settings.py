@@ -83,6 +83,18 @@ class Settings(BaseSettings):
         ge=0,
         description="A Retry-After longer than this is not waited for: the call fails at once.",
     )
+    zoom_link_token_ttl_seconds: int = Field(
+        default=3600,
+        ge=600,
+        le=604800,
+        description="The life asked of a download token fetched to refresh expired links; the"
+        " answer is reused for half of it.",
+    )
+    zoom_link_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="The longest a viewer's access request waits for Zoom's fresh links.",
+    )
 
     ingest_host: str = "0.0.0.0"
     ingest_port: int = 8000

@@ -7,14 +7,9 @@ Secrets (the access token, a recording's download token) are `SecretStr`: never 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
-
-from schemas._types import MeetingId, OptionalText, OptionalTime, blank_to_none
-
-OptionalDate = Annotated[date | None, BeforeValidator(blank_to_none)]
+from schemas._types import MeetingId, OptionalDate, OptionalText, OptionalTime
 
 
 class _Answer(BaseModel):

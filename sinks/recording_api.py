@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from schemas.registration import LIVE_STATUS
 
 RECORDING = """
-SELECT r.id, r.uuid, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
+SELECT r.id, r.uuid, r.zoom_meeting_uuid, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
        COALESCE(NULLIF(r.title, ''), e.title) AS title, r.description, r.thumbnail_url,
        -- streams.recordings.rules.recording_status's expiry, at the time of the read: the worker
        -- stores it within a minute (streams.recordings.handler.expire), a read never lags it
@@ -75,7 +75,7 @@ async def event_recordings(conn: AsyncConnection, event_id: int) -> list[dict[st
 async def files(conn: AsyncConnection, recording_id: int) -> list[dict[str, Any]]:
     return await _all(
         conn,
-        "SELECT uuid, file_type, recording_type, file_extension, file_size_bytes,"
+        "SELECT uuid, zoom_file_id, file_type, recording_type, file_extension, file_size_bytes,"
         " recording_start, recording_end, storage_url, play_url, share_url, download_url,"
         " download_token, download_token_expires_at"
         " FROM zoom_recording_files WHERE recording_id = %s AND is_visible"

@@ -2,7 +2,7 @@
 to Kafka (`recordings.view-events`) and are answered only once Kafka has them.
 
 By role: `attendee` and `organizer` hold the endpoints, `viewer` who asks and whether they may,
-`announce` what goes to Kafka, `rows` the rows a path names, `passwords` the guard against
+`announce` what goes to Kafka, `rows` the rows a path names, `links` the links that work, `passwords` the guard against
 guessing, `common` the refusal, the body reader and the transaction wrapper every endpoint runs
 in."""
 
@@ -20,6 +20,7 @@ from ingest.publisher import Publisher
 from ingest.recording_api.announce import Announcer
 from ingest.recording_api.attendee import AttendeeEndpoints, guarded
 from ingest.recording_api.common import ApiError, Endpoint, transactional
+from ingest.recording_api.links import LinkRefresher
 from ingest.recording_api.organizer import OrganizerEndpoints
 from ingest.recording_api.passwords import PasswordGuard
 from ingest.recording_api.viewer import Viewers
@@ -36,9 +37,11 @@ def recording_routes(
     counters_db: Database,
     metrics: IngestMetrics,
     limits: ApiLimits,
+    links: LinkRefresher,
     clock: Callable[[], float] = time.time,
 ) -> list[Route]:
-    """`counters_db`: the password guard's own pool (see `passwords`)."""
+    """`counters_db`: the password guard's own pool (see `passwords`); `links` refreshes expired
+    download links (see `links`)."""
     secret = settings.platform_jwt_secret
     viewers = Viewers(secret.get_secret_value() if secret else None)
     announcer = Announcer(settings, publisher, clock)
@@ -51,7 +54,7 @@ def recording_routes(
         hashing=limits.hashing,
         clock=clock,
     )
-    attendee = AttendeeEndpoints(viewers, announcer, guard, clock)
+    attendee = AttendeeEndpoints(viewers, announcer, guard, links, clock)
     organizer = OrganizerEndpoints(viewers, announcer, limits)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:

@@ -14,7 +14,8 @@ from starlette.responses import Response
 from ingest.access import decide
 from ingest.limits import ApiLimits
 from ingest.recording_api.announce import Announcer
-from ingest.recording_api.common import ApiError, json_response, read_model
+from ingest.recording_api.common import AfterCommit, ApiError, json_response, read_model
+from ingest.recording_api.links import LINK_MARGIN, LinkRefresher, Links, resolve, valid_token
 from ingest.recording_api.passwords import PasswordGuard
 from ingest.recording_api.rows import parse_uuid, path_event, path_recording, summary_fields
 from ingest.recording_api.viewer import PASSWORD_HEADER, Viewers, recording_facts, require
@@ -26,25 +27,9 @@ from schemas.recording_api import (
     RecordingDetail,
     RecordingFileInfo,
     RecordingSummary,
+    UnavailableFile,
 )
 from sinks import recording_api as store
-
-
-def access_url(file: dict[str, Any]) -> str:
-    """The spec's choice of URL: our copy, else for video the player, else the download."""
-    if file["storage_url"]:
-        return str(file["storage_url"])
-    if file["file_type"] == "video":
-        return str(file["play_url"] or file["share_url"] or file["download_url"])
-    return str(file["download_url"] or file["share_url"])
-
-
-def valid_token(row: dict[str, Any], now: datetime) -> tuple[str | None, datetime | None]:
-    """A row's download token and its expiry while it is valid, else (None, None)."""
-    expires = row["download_token_expires_at"]
-    if row["download_token"] and (expires is None or expires > now):
-        return row["download_token"], expires
-    return None, None
 
 
 def guarded(
@@ -76,11 +61,13 @@ class AttendeeEndpoints:
         viewers: Viewers,
         announcer: Announcer,
         guard: PasswordGuard,
+        links: LinkRefresher,
         clock: Callable[[], float],
     ) -> None:
         self._viewers = viewers
         self._announcer = announcer
         self._guard = guard
+        self._links = links
         self._clock = clock
 
     async def event_list(self, request: Request, conn: AsyncConnection) -> Response:
@@ -104,8 +91,9 @@ class AttendeeEndpoints:
         detail = RecordingDetail(**summary_fields(row, True), files=files)
         return json_response(detail.model_dump(mode="json"))
 
-    async def access(self, request: Request, conn: AsyncConnection) -> Response:
-        """The URLs, and the download token while it is valid; records a view."""
+    async def access(self, request: Request, conn: AsyncConnection) -> AfterCommit:
+        """The links that work now (`links`), with the tokens they need; records a view. Links
+        whose token ran out are refreshed from Zoom after the transaction."""
         row = await path_recording(request, conn)
         viewer = await self._viewers.resolve(request, conn, row["event_id"], row["organizer_id"])
         if row["status"] == "expired" and (row["is_published"] or viewer.caller.is_organizer):
@@ -124,31 +112,21 @@ class AttendeeEndpoints:
                 )
             )
             require(decide(facts, viewer.caller, password_ok=ok))
-        if not viewer.caller.is_organizer:  # an organizer's preview is not a view
-            await self._announcer.view(row, viewer, "view", None)
+        files = await store.files(conn, row["id"])
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
-        token, expires = valid_token(row, now)
-        files = [
-            FileAccess(
-                uuid=f["uuid"],
-                file_type=f["file_type"],
-                recording_type=f["recording_type"],
-                url=access_url(f),
-                download_token=file_token,
-                download_token_expires_at=file_expires,
+
+        async def answer() -> Response:
+            found = await resolve(self._links, row["zoom_meeting_uuid"], files, now)
+            refuse_without_links(found)
+            # an organizer's preview is not a view, nor is an answer without any link
+            if not viewer.caller.is_organizer and (found.served or not found.missing):
+                await self._announcer.view(row, viewer, "view", None)
+            return json_response(
+                access_answer(row, found, now).model_dump(mode="json"),
+                headers={"Cache-Control": "no-store"},
             )
-            for f in await store.files(conn, row["id"])
-            for file_token, file_expires in [valid_token(f, now)]
-        ]
-        answer = RecordingAccess(
-            uuid=row["uuid"],
-            files=files,
-            share_url=row["share_url"],
-            zoom_password=row["zoom_password"],
-            download_token=token,
-            download_token_expires_at=expires,
-        )
-        return json_response(answer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+        return answer
 
     async def progress(self, request: Request, conn: AsyncConnection) -> Response:
         """202 once the beacon is in Kafka; progress is kept per registration."""
@@ -162,3 +140,47 @@ class AttendeeEndpoints:
             raise ApiError(403, "progress is kept per registration, and you have none")
         view_id = await self._announcer.view(row, viewer, "progress", beacon)
         return json_response(Accepted(view_id=view_id).model_dump(mode="json"), status=202)
+
+
+def refuse_without_links(found: Links) -> None:
+    """No link to serve because Zoom failed: 410 when it no longer has the recording, else 503
+    with when to ask again. (Without a client, the answer lists the files left out instead.)"""
+    failure = found.failure
+    if failure is None or found.served:
+        return
+    if failure.gone:
+        raise ApiError(410, f"no link to serve: {failure.reason}")
+    raise ApiError(503, f"no link to serve now: {failure.reason}", retry_after=failure.retry_after)
+
+
+def access_answer(row: dict[str, Any], found: Links, now: datetime) -> RecordingAccess:
+    token, expires = valid_token(row, now, LINK_MARGIN)
+    if token is None and found.fresh is not None:
+        token, expires = found.fresh.token, found.fresh.expires_at
+    return RecordingAccess(
+        uuid=row["uuid"],
+        files=[
+            FileAccess(
+                uuid=file["uuid"],
+                file_type=file["file_type"],
+                recording_type=file["recording_type"],
+                url=link.url,
+                download_token=link.token,
+                download_token_expires_at=link.expires_at,
+            )
+            for file, link in found.served
+        ],
+        unavailable=[
+            UnavailableFile(
+                uuid=file["uuid"],
+                file_type=file["file_type"],
+                recording_type=file["recording_type"],
+                reason=reason,
+            )
+            for file, reason in found.missing
+        ],
+        share_url=row["share_url"],
+        zoom_password=row["zoom_password"],
+        download_token=token,
+        download_token_expires_at=expires,
+    )

@@ -22,7 +22,10 @@ from sinks import Database
 
 M = TypeVar("M", bound=BaseModel)
 MAX_API_BODY = 64 * 1024
-Endpoint = Callable[[Request, AsyncConnection], Awaitable[Response]]
+AfterCommit = Callable[[], Awaitable[Response]]
+"""What an endpoint leaves to do once its transaction has committed (a call to another service),
+so that no pooled connection waits on it; it gives the answer."""
+Endpoint = Callable[[Request, AsyncConnection], Awaitable[Response | AfterCommit]]
 
 
 class ApiError(Exception):
@@ -80,12 +83,14 @@ def transactional(
     """`endpoint` in one transaction; its `ApiError` as the answer, 503 while PostgreSQL is
     unreachable, while a bounded piece of work is full (`Busy`) or when a bounded read ran past
     its statement timeout; 429 for a caller over its rate. A 429 waits in the tarpit first. The
-    transaction rolls back on any refusal."""
+    transaction rolls back on any refusal. An endpoint that hands back `AfterCommit` work has it
+    run after the commit, its refusals answered the same way."""
 
     async def handle(request: Request) -> Response:
         try:
             async with db.transaction() as conn:
-                return await endpoint(request, conn)
+                answer = await endpoint(request, conn)
+            return answer if isinstance(answer, Response) else await answer()
         except ApiError as exc:
             await limits.tarpit.hold(exc.status)
             return exc.response()

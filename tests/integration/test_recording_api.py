@@ -7,7 +7,9 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -21,6 +23,16 @@ from schemas.settings import Settings
 from schemas.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 from tests.conftest import SECRET
 from tests.integration.conftest import BOOTSTRAP, messages_in_topic
+from tests.integration.zoom_server import (
+    ACCOUNT_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    RECORDINGS,
+    TOKEN,
+    FakeZoom,
+    Fault,
+    running_fake_zoom,
+)
 from tests.polling import poll
 from zoomstream.topics import ensure_topics
 
@@ -103,21 +115,28 @@ def insert_world(database_url: str) -> tuple[str, dict[str, str], dict[str, str]
     return str(event_uuid), users, recordings
 
 
-@pytest.fixture
-def world(database_url: str, topic_prefix: str) -> Iterator[World]:
-    settings = Settings(
+@contextmanager
+def open_world(database_url: str, topic_prefix: str, **settings: Any) -> Iterator[World]:
+    configured = Settings(
         _env_file=None,
         zoom_webhook_secret=SECRET,
         platform_jwt_secret=JWT_SECRET,
         kafka_bootstrap_servers=BOOTSTRAP,
         database_url=database_url,
         topic_prefix=topic_prefix,
+        **settings,
     )
-    ensure_topics(settings)
+    ensure_topics(configured)
     event, users, recordings = insert_world(database_url)
-    app = create_app(settings, KafkaPublisher(BOOTSTRAP, 5.0))
+    app = create_app(configured, KafkaPublisher(BOOTSTRAP, 5.0))
     with TestClient(app) as client:
-        yield World(client, settings, database_url, event, users, recordings)
+        yield World(client, configured, database_url, event, users, recordings)
+
+
+@pytest.fixture
+def world(database_url: str, topic_prefix: str) -> Iterator[World]:
+    with open_world(database_url, topic_prefix) as opened:
+        yield opened
 
 
 def test_attendee_list_shows_published_available_recordings_with_access(world: World) -> None:
@@ -515,3 +534,184 @@ def last_message(topic: str) -> dict[str, Any]:
     consumer.close()
     assert found
     return max(found, key=lambda pair: pair[0])[1]
+
+
+# Links that work (issue 17): a download link whose token ran out is refreshed through Zoom's API
+# (a fake Zoom: a real HTTP server), or else left out with the reason; never served broken.
+
+EXPIRED_LINK = "https://zoom.us/rec/webhook_download/expired"
+API_FILES = [
+    {
+        "id": "file-vtt",
+        "file_type": "TRANSCRIPT",
+        "download_url": "https://example.zoom.us/rec/download/vtt",
+        "status": "completed",
+        "recording_type": "audio_transcript",
+    },
+    {
+        "id": "file-registrants",
+        "file_type": "MP4",
+        "download_url": "https://example.zoom.us/rec/download/mp4",
+        "status": "completed",
+        "recording_type": "shared_screen_with_speaker_view",
+    },
+]
+LINK_TTL = 3600
+
+
+def add_expired_transcript(world: World, recording: str) -> None:
+    """A transcript whose link is the webhook's download URL, with the webhook's token gone."""
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute(
+            "INSERT INTO zoom_recording_files (recording_id, zoom_file_id, file_type,"
+            " recording_type, download_url, source_event_at, download_token,"
+            " download_token_expires_at)"
+            " SELECT id, 'file-vtt', 'transcript', 'audio_transcript', %s, now(), 'tok-gone',"
+            " now() - interval '1 minute' FROM zoom_recordings WHERE uuid = %s",
+            (EXPIRED_LINK, recording),
+        )
+
+
+def only_download_links(world: World, recording: str) -> None:
+    """The recording's video without a player URL: its only link is the expired download URL."""
+    with psycopg.connect(world.database_url) as conn:
+        conn.execute(
+            "UPDATE zoom_recording_files f SET play_url = '', download_url = %s"
+            " FROM zoom_recordings r WHERE r.id = f.recording_id AND r.uuid = %s",
+            (EXPIRED_LINK, recording),
+        )
+
+
+@dataclass
+class Linked:
+    world: World
+    zoom: FakeZoom
+
+
+@pytest.fixture
+def linked(database_url: str, topic_prefix: str) -> Iterator[Linked]:
+    with running_fake_zoom() as zoom:
+        for name in ("public", "registrants"):
+            zoom.add_recording(f"occ-{name}", recording_files=API_FILES)
+        with open_world(
+            database_url,
+            topic_prefix,
+            zoom_account_id=ACCOUNT_ID,
+            zoom_client_id=CLIENT_ID,
+            zoom_client_secret=CLIENT_SECRET,
+            zoom_api_base_url=zoom.api_base_url,
+            zoom_oauth_url=zoom.oauth_url,
+            zoom_api_attempts=2,
+            zoom_api_backoff_seconds=0.01,
+            zoom_api_max_retry_after_seconds=1.0,
+            zoom_api_read_timeout_seconds=5.0,
+            zoom_link_token_ttl_seconds=LINK_TTL,
+            zoom_link_wait_seconds=1.0,
+        ) as world:
+            yield Linked(world, zoom)
+
+
+def test_an_expired_link_is_left_out_with_its_reason_when_zoom_api_is_off(world: World) -> None:
+    public = world.recordings["public"]
+    add_expired_transcript(world, public)
+    before = world.topic_count(RECORDING_VIEWS)
+    response = world.client.get(f"/api/recordings/{public}/access/")
+    assert response.status_code == 200
+    body = response.json()
+    assert [f["url"] for f in body["files"]] == [ZOOM_URL]  # the player needs no token
+    [left_out] = body["unavailable"]
+    assert left_out["file_type"] == "transcript" and "ZOOM_CLIENT_ID" in left_out["reason"]
+    assert EXPIRED_LINK not in response.text and "tok-gone" not in response.text
+    assert world.topic_count(RECORDING_VIEWS) == before + 1
+
+
+def test_an_expired_link_is_refreshed_through_zoom_once_for_many_viewers(linked: Linked) -> None:
+    world, zoom = linked.world, linked.zoom
+    public = world.recordings["public"]
+    add_expired_transcript(world, public)
+    started = time.time()
+    answers = [world.client.get(f"/api/recordings/{public}/access/") for _ in range(5)]
+    assert {answer.status_code for answer in answers} == {200}
+    for answer in answers:
+        body = answer.json()
+        links = {f["file_type"]: f for f in body["files"]}
+        assert links["video"]["url"] == ZOOM_URL and links["video"]["download_token"] is None
+        transcript = links["transcript"]
+        assert transcript["url"] == "https://example.zoom.us/rec/download/vtt"
+        assert transcript["download_token"].startswith("dl-token-")
+        expires = datetime.fromisoformat(transcript["download_token_expires_at"]).timestamp()
+        assert started + LINK_TTL - 5 <= expires <= time.time() + LINK_TTL
+        assert body["unavailable"] == [] and EXPIRED_LINK not in answer.text
+    assert zoom.calls(RECORDINGS) == 1 and zoom.calls(TOKEN) == 1  # one call for five viewers
+
+    registrants = world.recordings["registrants"]
+    only_download_links(world, registrants)
+    body = world.client.get(
+        f"/api/recordings/{registrants}/access/", headers=world.token("confirmed")
+    ).json()
+    assert [f["url"] for f in body["files"]] == ["https://example.zoom.us/rec/download/mp4"]
+    assert zoom.calls(RECORDINGS) == 2 and zoom.calls(TOKEN) == 1  # the OAuth token is reused
+
+
+def test_a_file_zoom_no_longer_lists_is_left_out_with_its_reason(linked: Linked) -> None:
+    world, zoom = linked.world, linked.zoom
+    registrants = world.recordings["registrants"]
+    only_download_links(world, registrants)
+    zoom.add_recording("occ-registrants", recording_files=API_FILES[:1])
+    body = world.client.get(
+        f"/api/recordings/{registrants}/access/", headers=world.token("confirmed")
+    ).json()
+    assert body["files"] == []
+    assert [f["reason"] for f in body["unavailable"]] == ["Zoom no longer lists this file"]
+
+
+ZOOM_FAILURES = {  # (what Zoom does, Retry-After of our 503 when no link is left)
+    "rate limited": ((RECORDINGS, Fault(429, {"Retry-After": "7"}), 1), "7"),
+    "5xx": ((RECORDINGS, Fault(503), 2), "10"),
+    "slow": ((RECORDINGS, Fault(delay_seconds=3.0), 1), "1"),
+    "bad JSON": ((RECORDINGS, Fault(bad_json=True), 1), "10"),
+    "credentials refused": ((TOKEN, Fault(401), 1), "10"),
+}
+
+
+@pytest.mark.parametrize("failure", list(ZOOM_FAILURES))
+def test_a_failing_zoom_leaves_the_links_that_work_or_answers_503(
+    linked: Linked, failure: str
+) -> None:
+    world, zoom = linked.world, linked.zoom
+    (endpoint, fault, times), retry_after = ZOOM_FAILURES[failure]
+    registrants = world.recordings["registrants"]
+    only_download_links(world, registrants)
+    headers = world.token("confirmed")
+    views = world.topic_count(RECORDING_VIEWS)
+    zoom.fail_next(endpoint, fault, times)
+
+    refused = world.client.get(f"/api/recordings/{registrants}/access/", headers=headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == retry_after
+    assert refused.json()["error"].startswith("no link to serve now: Zoom")
+    assert EXPIRED_LINK not in refused.text
+    assert world.topic_count(RECORDING_VIEWS) == views  # nothing served, no view
+
+    public = world.recordings["public"]
+    add_expired_transcript(world, public)
+    zoom.fail_next(endpoint, fault, times)
+    partial = world.client.get(f"/api/recordings/{public}/access/")
+    assert partial.status_code == 200
+    body = partial.json()
+    assert [f["url"] for f in body["files"]] == [ZOOM_URL]
+    [left_out] = body["unavailable"]
+    assert left_out["reason"].startswith("Zoom") and EXPIRED_LINK not in partial.text
+
+
+def test_a_recording_deleted_at_zoom_meanwhile_is_gone(linked: Linked) -> None:
+    world, zoom = linked.world, linked.zoom
+    registrants = world.recordings["registrants"]
+    only_download_links(world, registrants)
+    with zoom.state.lock:
+        del zoom.state.recordings["occ-registrants"]
+    gone = world.client.get(
+        f"/api/recordings/{registrants}/access/", headers=world.token("confirmed")
+    )
+    assert gone.status_code == 410
+    assert gone.json()["error"] == "no link to serve: Zoom no longer has this recording"
