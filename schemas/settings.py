@@ -194,6 +194,17 @@ class Settings(BaseSettings):
         description="How often the worker group's leader marks expired the recordings whose"
         " Zoom auto-delete date has come (reads show them expired at once).",
     )
+    zoom_processing_check_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="How often the worker group's leader asks Zoom's API about recording files"
+        " still processing an hour after their last webhook (with the Zoom API configured).",
+    )
+    zoom_processing_check_limit: int = Field(
+        default=20,
+        ge=1,
+        description="Recordings asked about per run of the processing check (one call each).",
+    )
 
     attendance_min_fraction: float = Field(
         default=0.75,

@@ -182,6 +182,48 @@ async def expiring(conn: AsyncConnection, now: datetime, limit: int) -> list[int
     return [int(row[0]) for row in await cur.fetchall()]
 
 
+async def processing_to_check(
+    conn: AsyncConnection,
+    quiet_since: datetime,
+    checked_before: datetime,
+    now: datetime,
+    limit: int,
+) -> list[tuple[int, str]]:
+    """Up to `limit` recordings with a file still processing whose last webhook came before
+    `quiet_since`, not asked about since `checked_before`: marked asked about at `now` and
+    returned as (id, Zoom's meeting uuid), those asked about longest ago first."""
+    cur = await conn.execute(
+        "UPDATE zoom_recordings SET zoom_checked_at = %(now)s WHERE id IN ("
+        " SELECT r.id FROM zoom_recordings r"
+        " WHERE r.id IN (SELECT f.recording_id FROM zoom_recording_files f"
+        "   WHERE f.processing_status = 'processing' AND f.source_event_at < %(quiet)s)"
+        " AND r.lifecycle = 'active'"
+        " AND (r.zoom_checked_at IS NULL OR r.zoom_checked_at < %(checked)s)"
+        " ORDER BY r.zoom_checked_at NULLS FIRST, r.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, zoom_meeting_uuid",
+        {"now": now, "quiet": quiet_since, "checked": checked_before, "limit": limit},
+    )
+    return [(int(row[0]), str(row[1])) for row in await cur.fetchall()]
+
+
+async def complete_files(
+    conn: AsyncConnection, recording_id: int, completed: dict[str, int | None]
+) -> int:
+    """Mark completed the recording's files still processing that Zoom's API lists as completed
+    (`completed`: Zoom's file id → its size, when given); how many changed."""
+    if not completed:
+        return 0
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "UPDATE zoom_recording_files SET processing_status = 'completed',"
+            " file_size_bytes = COALESCE(%s, file_size_bytes), updated_at = now()"
+            " WHERE recording_id = %s AND zoom_file_id = %s AND processing_status = 'processing'",
+            [(size, recording_id, file_id) for file_id, size in completed.items()],
+            returning=False,
+        )
+        return cur.rowcount
+
+
 async def auto_publish(conn: AsyncConnection, recording_id: int, at: datetime | None) -> bool:
     """Publish the recording if its `auto_publish` is on, it is available and it was never
     published (by this or by the organizer: an unpublished one stays so); True when it did.

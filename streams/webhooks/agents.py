@@ -1,6 +1,7 @@
 """The raw Zoom webhook agents: the batch agent of zoom.webhooks.raw (dedup window, one
 transaction per batch, records published), later attempts from the retry topic, and the timer
-that settles attendance while no webhook of an occurrence comes."""
+that settles attendance while no webhook of an occurrence comes; on the group's leader, the
+timers that mark recordings expired and ask Zoom's API about files still processing."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import faust
 import mode
 
+from ingest.zoom_api import zoom_client
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
 from schemas.settings import Settings
@@ -21,6 +24,7 @@ from schemas.topics import ZOOM_DEAD_LETTERS, ZOOM_RAW, ZOOM_RETRY
 from sinks import Database, in_transaction
 from streams.attendance import settle
 from streams.recordings.handler import expire
+from streams.recordings.zoom_check import apply_completed, claim_due, completed_files
 from streams.runtime import metrics
 from streams.runtime.clock import utc_now
 from streams.runtime.dead_letters import dead_letter
@@ -91,10 +95,14 @@ def install_webhook_agents(
             metrics.EVENTS.labels(result.item.event.event[:50], status).inc()
         return results
 
+    zoom = zoom_client(settings)
+
     @app.service
     class ClosePublisher(mode.Service):
         async def on_stop(self) -> None:
             await publisher.close()
+            if zoom is not None:
+                await zoom.aclose()
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await send(dead_letters, None, letter.model_dump_json().encode())
@@ -185,5 +193,31 @@ def install_webhook_agents(
             now = utc_now()
             states = await in_transaction(db, lambda conn: expire(conn, now))
             await publish_changes(publisher, Changes(states, []), settings)
+
+    if zoom is not None:
+
+        @app.timer(interval=settings.zoom_processing_check_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+        async def check_processing_files() -> None:
+            """Files still processing long after their last webhook: Zoom's API asked about a
+            few recordings (`zoom_check`), each change applied and published under the lock the
+            webhooks' agents hold, so states go out in the order they were committed. No lock
+            is held while Zoom is asked."""
+            assert zoom is not None
+            now = utc_now()
+            for recording_id, meeting_uuid in await claim_due(
+                db, now, settings.zoom_processing_check_limit
+            ):
+                completed = await completed_files(zoom, meeting_uuid)
+                if not completed:
+                    continue
+                async with processing:
+                    state = await in_transaction(
+                        db,
+                        partial(
+                            apply_completed, recording_id=recording_id, completed=completed, now=now
+                        ),
+                    )
+                    if state is not None:
+                        await publish_changes(publisher, Changes([state], []), settings)
 
     return [source]

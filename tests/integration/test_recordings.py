@@ -13,6 +13,13 @@ import pytest
 from confluent_kafka import Consumer
 
 from tests.integration.conftest import BOOTSTRAP, Pipeline, count_rows, wait_for
+from tests.integration.zoom_server import (
+    ACCOUNT_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    RECORDINGS,
+    running_fake_zoom,
+)
 from tests.integration.zoom_webhooks import MEETING, completed, post
 from tests.polling import poll
 from zoomstream.samples import meeting_object, recording_object, zoom_event
@@ -379,3 +386,49 @@ def test_a_recording_expires_on_zooms_auto_delete_date(
     latest = {key: value for key, value in states}
     assert latest[b"occ-later=="]["status"] == "expired"
     assert latest[b"occ-gone=="]["status"] == "expired"
+
+
+def test_files_still_processing_are_completed_from_zooms_api(
+    pipeline: Pipeline, database_url: str, topic_prefix: str
+) -> None:
+    """No webhook completes a video left processing: the leader asks Zoom's API (a fake Zoom, a
+    real HTTP server), marks the file completed, and the recording becomes available and is
+    published; it asks once, not once per run."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (title, zoom_meeting_id) VALUES ('Cardiology', %s)", (MEETING,)
+        )
+    webhook = completed("occ-slow==", "t1", 1_764_500_000_000)
+    files = webhook["payload"]["object"]["recording_files"]
+    video = next(f for f in files if f["file_type"] == "MP4")
+    video["status"] = "processing"
+    with running_fake_zoom() as zoom:
+        zoom.add_recording(
+            "occ-slow==", recording_files=[{**video, "status": "completed", "file_size": 531_000}]
+        )
+        pipeline.env.update(
+            ZOOM_ACCOUNT_ID=ACCOUNT_ID,
+            ZOOM_CLIENT_ID=CLIENT_ID,
+            ZOOM_CLIENT_SECRET=CLIENT_SECRET,
+            ZOOM_API_BASE_URL=zoom.api_base_url,
+            ZOOM_OAUTH_URL=zoom.oauth_url,
+            ZOOM_PROCESSING_CHECK_SECONDS="1",
+        )
+        pipeline.start_ingest()
+        pipeline.start_worker()
+        post(pipeline, webhook)
+        wait_for(
+            database_url,
+            "SELECT r.status, f.processing_status, f.file_size_bytes, r.zoom_checked_at IS NOT NULL"
+            " FROM zoom_recordings r JOIN zoom_recording_files f ON f.recording_id = r.id"
+            " WHERE f.zoom_file_id = %s",
+            (video["id"],),
+            lambda rows: rows == [("available", "completed", 531_000, True)],
+            timeout=60,
+        )
+        assert zoom.calls(RECORDINGS) == 1
+    states = recording_messages(f"{topic_prefix}zoom.recordings", 2)
+    assert [state["status"] for key, state in states if key == b"occ-slow=="] == [
+        "processing",
+        "available",
+    ]

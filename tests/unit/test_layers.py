@@ -16,8 +16,9 @@ MAY_IMPORT = {
     "schemas": {"schemas"},
     "sinks": {"schemas", "sinks"},
     "ingest": {"schemas", "sinks", "ingest"},
-    # The worker publishes its records through ingest's producer adapter (ingest.publisher).
-    "streams": {"schemas", "sinks", "streams", "ingest.publisher"},
+    # The worker publishes its records through ingest's producer adapter (ingest.publisher) and
+    # asks Zoom's API through ingest's client (ingest.zoom_api).
+    "streams": {"schemas", "sinks", "streams", "ingest.publisher", "ingest.zoom_api"},
     # The runtime serves every domain and knows none of them.
     "streams.runtime": {"schemas", "sinks", "streams.runtime"},
 }
