@@ -53,10 +53,13 @@ OPERATIONS = (
     Operation(
         "get",
         "/api/recordings/{uuid}/access/",
-        "URLs to watch; records a view. Password in X-Recording-Password; 429 after too many"
-        " wrong ones (Retry-After)",
+        "The links that work now, each with the token it needs (expired ones refreshed through"
+        " Zoom's API, or listed in `unavailable` with the reason); records a view. Password in"
+        " X-Recording-Password; 429 after too many wrong ones (Retry-After); 410 once the"
+        " recording expired or Zoom no longer has it; 503 with Retry-After when Zoom failed and"
+        " no link is left",
         RecordingAccess,
-        (401, 403, 404, 429, 503),
+        (401, 403, 404, 410, 429, 503),
     ),
     Operation(
         "post",
