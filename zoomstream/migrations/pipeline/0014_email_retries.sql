@@ -9,3 +9,8 @@
 ALTER TABLE email_logs ADD COLUMN next_attempt_at timestamptz;
 CREATE INDEX email_logs_next_attempt_idx ON email_logs (next_attempt_at)
     WHERE send_state = 'pending' AND next_attempt_at IS NOT NULL;
+
+-- An email the previous sender left mid-way (a crash inside its attempt loop: pending, with
+-- attempts made) has no due time; it is due now, and the sweep takes it from there.
+UPDATE email_logs SET next_attempt_at = now()
+    WHERE send_state = 'pending' AND send_attempts > 0 AND next_attempt_at IS NULL;
