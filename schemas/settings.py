@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     )
     email_duplicate_window_minutes: int = 60
     email_send_backoff_seconds: tuple[float, ...] = Field(
-        default=(5.0, 30.0), description="Waits before the 2nd and 3rd attempt at a send"
+        default=(5.0, 30.0),
+        description="How long after a transient failure the 2nd and 3rd attempt at a send are due",
     )
     topic_prefix: str = Field(default="", description="Prefix of every topic and consumer group.")
     # Zoom's REST API (a server-to-server OAuth app): off while the three credentials are unset.

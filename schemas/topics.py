@@ -15,6 +15,7 @@ ZOOM_RECORDINGS = "zoom.recordings"
 ZOOM_ATTENDANCE = "zoom.attendance"
 EMAIL_RAW = "email.events.raw"
 EMAIL_SEND = "email.send-requests"
+EMAIL_SEND_RETRY = "email.send-retry"
 EMAIL_DEAD_LETTERS = "email.dead-letter"
 RECORDING_VIEWS = "recordings.view-events"
 RECORDING_VIEW_DEAD_LETTERS = "recordings.view-events.dead-letter"
@@ -34,6 +35,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ZOOM_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(EMAIL_RAW), raw),
         TopicSpec(settings.topic(EMAIL_SEND), raw),
+        TopicSpec(settings.topic(EMAIL_SEND_RETRY), raw),
         TopicSpec(settings.topic(EMAIL_DEAD_LETTERS), raw),
         TopicSpec(settings.topic(RECORDING_VIEWS), raw),
         TopicSpec(settings.topic(RECORDING_VIEW_DEAD_LETTERS), raw),

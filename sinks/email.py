@@ -77,12 +77,19 @@ async def insert_log(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, An
     return inserted
 
 
-async def record_attempt(conn: AsyncConnection, log_id: int, attempt: int, at: datetime) -> None:
-    await conn.execute(
-        "UPDATE email_logs SET send_attempts = %s, last_attempt_at = %s, updated_at = now()"
-        " WHERE id = %s",
-        (attempt, at, log_id),
+async def take_attempt(
+    conn: AsyncConnection, log_id: int, attempt: int, at: datetime, stuck_at: datetime
+) -> bool:
+    """Count `attempt` as made, if it is the email's next one and the sender is not done with
+    it; False otherwise (another message made it, or the email is sent or failed). Until its
+    outcome is recorded the email is due again at `stuck_at`: a crash mid-attempt is retried."""
+    cur = await conn.execute(
+        "UPDATE email_logs SET send_attempts = %(attempt)s, last_attempt_at = %(at)s,"
+        " next_attempt_at = %(stuck_at)s, updated_at = now()"
+        " WHERE id = %(id)s AND send_state = 'pending' AND send_attempts = %(attempt)s - 1",
+        {"id": log_id, "attempt": attempt, "at": at, "stuck_at": stuck_at},
     )
+    return cur.rowcount == 1
 
 
 async def record_sent(
@@ -90,20 +97,60 @@ async def record_sent(
 ) -> None:
     await conn.execute(
         "UPDATE email_logs SET send_state = 'sent', sent_at = %s, provider_message_id = %s,"
-        " send_error = '', error_code = '', updated_at = now() WHERE id = %s",
+        " send_error = '', error_code = '', next_attempt_at = NULL, updated_at = now()"
+        " WHERE id = %s",
         (at, provider_message_id, log_id),
     )
 
 
 async def record_failed(
-    conn: AsyncConnection, log_id: int, at: datetime, error: str, code: str, final: bool
+    conn: AsyncConnection,
+    log_id: int,
+    at: datetime,
+    error: str,
+    code: str,
+    retry_at: datetime | None,
 ) -> None:
-    """Keep the attempt's error; `final` marks the sender as done with this email."""
+    """Keep the attempt's error; the next attempt is due at `retry_at`, or, when None, the
+    sender is done with this email: it failed."""
     await conn.execute(
-        "UPDATE email_logs SET send_error = %s, error_code = %s, updated_at = now(),"
-        " send_state = CASE WHEN %s THEN 'failed' ELSE send_state END,"
-        " failed_at = CASE WHEN %s THEN %s ELSE failed_at END WHERE id = %s",
-        (error, code, final, final, at, log_id),
+        "UPDATE email_logs SET send_error = %(error)s, error_code = %(code)s,"
+        " next_attempt_at = %(retry_at)s, updated_at = now(),"
+        " send_state = CASE WHEN %(final)s THEN 'failed' ELSE send_state END,"
+        " failed_at = CASE WHEN %(final)s THEN %(at)s ELSE failed_at END WHERE id = %(id)s",
+        {
+            "error": error,
+            "code": code,
+            "retry_at": retry_at,
+            "final": retry_at is None,
+            "at": at,
+            "id": log_id,
+        },
+    )
+
+
+DUE_FOR_RETRY = (
+    "SELECT id, uuid, recipient_email, send_attempts, next_attempt_at FROM email_logs"
+    " WHERE send_state = 'pending' AND next_attempt_at <= %(now)s"
+    " ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+"""Read through email_logs_next_attempt_idx (0014), which holds only the emails still owed an
+attempt; rows another transaction holds (a second leader, for a moment) are skipped."""
+
+
+async def due_for_retry(conn: AsyncConnection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """At most `limit` emails whose next attempt is due, the longest due first, locked until
+    the transaction ends."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(DUE_FOR_RETRY, {"now": now, "limit": limit})
+        return await cur.fetchall()
+
+
+async def postpone_attempts(conn: AsyncConnection, log_ids: Sequence[int], until: datetime) -> None:
+    """The emails are not due again before `until` (their retry is on its way)."""
+    await conn.execute(
+        "UPDATE email_logs SET next_attempt_at = %s, updated_at = now() WHERE id = ANY(%s)",
+        (until, list(log_ids)),
     )
 
 

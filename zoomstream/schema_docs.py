@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas import DeadLetter, RawWebhookEnvelope
 from schemas.attendance import AttendanceRecord
 from schemas.email_envelope import EmailWebhookEnvelope
+from schemas.email_retry import EmailSendRetry
 from schemas.email_send import EmailSendRequest
 from schemas.recording import RecordingState
 from schemas.retry import RetryRequest
@@ -23,6 +24,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "zoom.attendance": AttendanceRecord,
     "email.events.raw": EmailWebhookEnvelope,
     "email.send-requests": EmailSendRequest,
+    "email.send-retry": EmailSendRetry,
     "email.dead-letter": DeadLetter,
     "recordings.view-events": RecordingViewEvent,
     "recordings.view-events.dead-letter": DeadLetter,

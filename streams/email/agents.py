@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import psycopg
@@ -14,11 +15,13 @@ from pydantic import ValidationError
 
 from schemas.email_envelope import EmailWebhookEnvelope
 from schemas.email_event import EmailEvent, InvalidEmailWebhook
+from schemas.email_retry import EmailSendRetry
 from schemas.email_send import EmailSendRequest
 from schemas.settings import Settings
-from schemas.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND
+from schemas.topics import EMAIL_DEAD_LETTERS, EMAIL_RAW, EMAIL_SEND, EMAIL_SEND_RETRY
 from sinks import Database, in_transaction
-from streams.email.sender import EmailSender, Mailer, SmtpMailer
+from streams.email.retries import SWEEP_EVERY_SECONDS, sweep
+from streams.email.sender import EmailSender, Mailer, SendResult, SmtpMailer
 from streams.email.tracking import Applied, apply_events, normalise
 from streams.runtime import metrics
 from streams.runtime.clock import utc_now
@@ -27,6 +30,8 @@ from streams.runtime.delivery import Delivery
 from streams.runtime.sources import RepairedSource, batch_agent, byte_topic
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", EmailSendRequest, EmailSendRetry)
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:
@@ -59,26 +64,55 @@ def install_email_agents(
         clock=utc_now,
     )
 
-    @app.agent(byte_topic(app, settings, EMAIL_SEND), name="email-send")
-    async def send_agent(stream: Any) -> None:
-        """One request at a time, in order per recipient (the topic's key)."""
+    retry_topic = byte_topic(app, settings, EMAIL_SEND_RETRY)
+
+    async def each(
+        stream: Any, model: type[M], what: str, handle: Callable[[M], Awaitable[SendResult]]
+    ) -> None:
+        """One message at a time, each one attempt at most: nothing waits here."""
         async for event in stream.events():
             message = event.message
             delivery = Delivery(message.topic, message.partition, message.offset, event.value)
             try:
-                request = EmailSendRequest.model_validate_json(event.value)
+                parsed = model.model_validate_json(event.value)
             except ValidationError as exc:
-                error = f"not an email send request: {exc.errors()[0]['msg']}"
+                error = f"not {what}: {exc.errors()[0]['msg']}"
                 await dead_letter_unreadable(dead_letters, delivery, error)
                 continue
             try:
-                outcome = await sender.handle(request)
+                outcome = await handle(parsed)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:  # a value no column can hold: never blocks the partition
                 await dead_letter_unreadable(dead_letters, delivery, f"{type(exc).__name__}: {exc}")
                 continue
             metrics.EMAILS_SENT.labels(outcome).inc()
+
+    @app.agent(byte_topic(app, settings, EMAIL_SEND), name="email-send")
+    async def send_agent(stream: Any) -> None:
+        """Requests in order per recipient (the topic's key); each makes the first attempt."""
+        await each(stream, EmailSendRequest, "an email send request", sender.handle)
+
+    @app.agent(retry_topic, name="email-retry")
+    async def retry_agent(stream: Any) -> None:
+        """Later attempts, as the leader's sweep publishes them when due."""
+        await each(stream, EmailSendRetry, "an email send retry", sender.retry)
+
+    async def publish_retry(key: bytes, value: bytes) -> None:
+        await (await retry_topic.send(key=key, value=value))
+
+    @app.timer(interval=SWEEP_EVERY_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
+    async def sweep_email_retries() -> None:
+        """The spec's retry_failed_emails, every second, by one worker of the group: emails
+        whose next attempt is due are published to email.send-retry."""
+        swept = await sweep(db, publish_retry, utc_now())
+        metrics.EMAILS_SENT.labels("failed").inc(swept.exhausted)
+        if swept.published or swept.exhausted:
+            log.info(
+                "email retries: %d published, %d out of attempts",
+                swept.published,
+                swept.exhausted,
+            )
 
     async def track(deliveries: list[Delivery]) -> None:
         """Provider deliveries applied in one transaction; offsets only after the commit."""

@@ -1,18 +1,25 @@
 """Outbound email: one send request → one email_logs row → at most three SMTP attempts
-(`streams.runtime.attempts`, the policy webhooks follow too).
+(`streams.runtime.attempts`, the policy webhooks follow too), one per message.
+
+The request's message makes the first attempt. After a transient failure the row says when the
+next is due (`next_attempt_at`, the backoff) and the message is done: nothing waits in the
+agent, so the emails behind it on its partition go on. The worker group's leader publishes due
+attempts to `email.send-retry` (`streams.email.retries`), whose message makes the next one.
 
 Each step commits before the next begins, so a crash anywhere resumes from the row: a request
 seen again (redelivery, restart, replay) finds its row by `request_id` and is not sent again
-once the sender is done with it. The one window left is a crash after the relay accepted the
-message and before `sent` was committed; the message is then sent again with the same
-Message-ID (at-least-once, as SMTP allows no better).
+once its first attempt is counted; an attempt is counted (compare-and-set on `send_attempts`)
+before the relay is asked, so a retry message published or delivered twice makes it once.
+A crash mid-attempt leaves the row due again after `STUCK_AFTER` (the attempt counts as made).
+The one window left is a crash after the relay accepted the message and before `sent` was
+committed; the message is then sent again with the same Message-ID (at-least-once, as SMTP
+allows no better).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
@@ -21,17 +28,21 @@ from typing import Any, Literal, Protocol
 import aiosmtplib
 from psycopg import AsyncConnection
 
+from schemas.email_retry import EmailSendRetry
 from schemas.email_send import EmailSendRequest
 from sinks import Database, in_transaction
 from sinks import email as store
 from streams.email.message import SendFailure, build_message, classify, message_id, relay_message_id
 from streams.email.status import LIVE_STATUSES
 from streams.email.tracking import refresh_log
-from streams.runtime.attempts import MAX_ATTEMPTS, is_final, wait_after
+from streams.runtime.attempts import MAX_ATTEMPTS, STUCK_AFTER, is_final, wait_after
 
 log = logging.getLogger(__name__)
 
-SendResult = Literal["sent", "failed", "duplicate", "already-done"]
+SendResult = Literal["sent", "retry-scheduled", "failed", "duplicate", "already-done"]
+"""What one message (a request or a retry) came to. `retry-scheduled`: its attempt failed and
+another is due later; `already-done`: the attempt it stands for was made before (a message seen
+again), or the sender is done with the email."""
 
 
 class Mailer(Protocol):
@@ -78,6 +89,16 @@ def email_log_row(request: EmailSendRequest, provider: str, domain: str) -> dict
     return row
 
 
+def request_from_row(row: Mapping[str, Any]) -> EmailSendRequest:
+    """The request an email_logs row was made from, as its row keeps it (the recipient
+    lower-cased, as the spec's LowercaseEmailField does): every attempt sends this message."""
+    fields = EmailSendRequest.model_fields.keys() - {"schema_version", "request_id"}
+    values = {name: row[name] for name in fields}
+    return EmailSendRequest.model_validate(
+        {**values, "request_id": row["uuid"], "reply_to": row["reply_to"] or None}
+    )
+
+
 class EmailSender:
     def __init__(
         self,
@@ -99,43 +120,56 @@ class EmailSender:
         self._now = clock
 
     async def handle(self, request: EmailSendRequest) -> SendResult:
+        """A send request: its row (none for a duplicate), then the first attempt."""
         claimed = await in_transaction(self._db, lambda conn: self._claim(conn, request))
         if claimed is None:
             return "duplicate"
-        row = claimed
-        if row["send_state"] != "pending":
+        return await self._attempt(claimed, 1)
+
+    async def retry(self, retry: EmailSendRetry) -> SendResult:
+        """A later attempt, from `email.send-retry`."""
+        row = await in_transaction(self._db, partial(store.find_log, request_uuid=retry.request_id))
+        if row is None or retry.attempt > MAX_ATTEMPTS:  # deleted since; never published
             return "already-done"
-        message = build_message(request, self._domain)
-        failure: SendFailure | None = None
-        for attempt in range(row["send_attempts"] + 1, MAX_ATTEMPTS + 1):
-            at = self._now()
-            await in_transaction(
-                self._db, partial(store.record_attempt, log_id=row["id"], attempt=attempt, at=at)
-            )
-            try:
-                response = await self._mailer.send(message)
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                failure = classify(exc)
-            else:
-                await self._sent(row, response)
-                return "sent"
-            final = is_final(attempt, failure.permanent)
-            await in_transaction(
-                self._db,
-                partial(self._failed, log_id=row["id"], failure=failure, at=at, final=final),
-            )
-            log.warning(
-                "email %s attempt %d failed: %s", request.request_id, attempt, failure.error
-            )
-            if final:
-                return "failed"
-            await asyncio.sleep(wait_after(attempt, self._backoff))
-        # Every attempt was made before a crash, and none is known to have succeeded.
-        failure = failure or SendFailure("no attempt left after a restart", "", True)
-        await in_transaction(
-            self._db, lambda conn: self._failed(conn, row["id"], failure, self._now(), True)
+        return await self._attempt(row, retry.attempt)
+
+    async def _attempt(self, row: dict[str, Any], attempt: int) -> SendResult:
+        """One SMTP attempt, counted and committed before the relay is asked; never a wait."""
+        at = self._now()
+        taken = await in_transaction(
+            self._db,
+            partial(
+                store.take_attempt,
+                log_id=row["id"],
+                attempt=attempt,
+                at=at,
+                stuck_at=at + STUCK_AFTER,
+            ),
         )
-        return "failed"
+        if not taken:
+            return "already-done"
+        try:
+            response = await self._mailer.send(build_message(request_from_row(row), self._domain))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            failure = classify(exc)
+        else:
+            await self._sent(row, response)
+            return "sent"
+        retry_at = None
+        if not is_final(attempt, failure.permanent):
+            retry_at = self._now() + timedelta(seconds=wait_after(attempt, self._backoff))
+        await in_transaction(
+            self._db,
+            partial(self._failed, log_id=row["id"], failure=failure, at=at, retry_at=retry_at),
+        )
+        log.warning(
+            "email %s attempt %d failed (%s): %s",
+            row["uuid"],
+            attempt,
+            f"next due at {retry_at.isoformat()}" if retry_at else "final",
+            failure.error,
+        )
+        return "failed" if retry_at is None else "retry-scheduled"
 
     async def _claim(
         self, conn: AsyncConnection, request: EmailSendRequest
@@ -164,7 +198,12 @@ class EmailSender:
         await in_transaction(self._db, work)
 
     async def _failed(
-        self, conn: AsyncConnection, log_id: int, failure: SendFailure, at: datetime, final: bool
+        self,
+        conn: AsyncConnection,
+        log_id: int,
+        failure: SendFailure,
+        at: datetime,
+        retry_at: datetime | None,
     ) -> None:
-        await store.record_failed(conn, log_id, at, failure.error, failure.code, final)
+        await store.record_failed(conn, log_id, at, failure.error, failure.code, retry_at)
         await refresh_log(conn, log_id)

@@ -3,8 +3,9 @@
 Each gets `MAX_ATTEMPTS` attempts unless its failure is permanent (the data itself is wrong, or
 the relay refused the message for good). Before each later attempt it waits the configured time:
 `backoff[0]` before the 2nd, `backoff[1]` before the 3rd, the last wait again if there are more
-attempts than waits. Webhooks wait on the retry topic (the raw topic is never held); an email
-waits in place, since its send request is its own unit of work.
+attempts than waits. Nothing waits on the topic it came from: a webhook waits on the retry topic
+(the raw topic is never held); an email's next attempt is due on its row, which the leader's
+sweep publishes to `email.send-retry` when the time comes (`streams.email.retries`).
 """
 
 from __future__ import annotations
@@ -27,4 +28,6 @@ def wait_after(attempt: int, backoff: Sequence[float]) -> float:
 
 STUCK_AFTER = timedelta(minutes=60)
 """A webhook's log row `pending` or `processing`, untouched this long, is stuck: its retry never
-came (longer than any retry waits). `zoomstream retry-failed` drives such rows again."""
+came (longer than any retry waits). `zoomstream retry-failed` drives such rows again. An email
+attempt whose outcome is not recorded this long after it began (a crash) counts as made, and
+its email's next attempt is then due."""

@@ -61,7 +61,8 @@ GAPS = Counter(
 
 EMAILS_SENT = Counter(
     "zoomstream_worker_emails",
-    "Send requests handled, by outcome (sent, failed, duplicate, already-done).",
+    "Send requests and retries handled, by outcome (sent, retry-scheduled, failed, duplicate,"
+    " already-done).",
     ["outcome"],
     registry=REGISTRY,
 )

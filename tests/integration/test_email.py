@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 
 from schemas.email_send import EmailSendRequest
 from schemas.topics import EMAIL_SEND
+from sinks import email as email_sink
 from tests.email_signing import (
     MAILGUN_KEY,
     SVIX_SECRET,
@@ -40,11 +41,16 @@ DOMAIN = "zoomstream.local"
 
 @dataclass
 class Relay:
-    """An SMTP relay that refuses recipients with the codes it is told, then accepts, and names
-    each accepted message `queued as Q0001`, as SendGrid's relay does."""
+    """An SMTP relay that refuses recipients (or messages, by `subject:…`) with the codes it
+    is told, then accepts, and names each accepted message `queued as Q0001`, as SendGrid's
+    relay does."""
 
     refusals: dict[str, list[int]] = field(default_factory=dict)
     received: list[Envelope] = field(default_factory=list)
+    attempts: list[tuple[float, str, int]] = field(default_factory=list)
+    """Each refused RCPT TO and each DATA: (monotonic time, address or `subject:…`, code)."""
+    subjects: list[tuple[float, str]] = field(default_factory=list)
+    """Each accepted message: (monotonic time, its Subject)."""
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -52,13 +58,26 @@ class Relay:
         codes = self.refusals.get(address.lower())
         if codes:
             code = codes.pop(0)
+            self.attempts.append((time.monotonic(), address.lower(), code))
             return f"{code} {'try again later' if code < 500 else 'no such user'}"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        subject = content.split(b"Subject: ", 1)[-1].split(b"\r\n", 1)[0].decode()
+        codes = self.refusals.get(f"subject:{subject}")
+        if codes:  # refused by message, not by address: the same recipient's others go
+            code = codes.pop(0)
+            self.attempts.append((time.monotonic(), f"subject:{subject}", code))
+            return f"{code} try again later"
+        self.attempts.append((time.monotonic(), f"subject:{subject}", 250))
         self.received.append(envelope)
+        self.subjects.append((time.monotonic(), subject))
         return f"250 Ok: queued as Q{len(self.received):04d}"
+
+    def attempts_at(self, address: str) -> list[tuple[float, int]]:
+        return [(at, code) for at, to, code in self.attempts if to == address]
 
     def recipients(self) -> list[str]:
         return [address.lower() for e in self.received for address in e.rcpt_tos]
@@ -368,6 +387,188 @@ def test_send_then_signed_provider_events(
         "resend": 2,
         "postmark": 2,
     }
+
+
+def send_states(database_url: str) -> dict[str, tuple[str, int]]:
+    """Each email by its subject: (send_state, send_attempts)."""
+    found = rows(database_url, "SELECT subject, send_state, send_attempts FROM email_logs")
+    return {r["subject"]: (r["send_state"], r["send_attempts"]) for r in found}
+
+
+def emails_counted(pipeline: Pipeline, outcome: str) -> float:
+    """The worker's zoomstream_worker_emails_total for `outcome`."""
+    text = httpx.get(pipeline.worker_metrics_url, timeout=5).text
+    line = f'zoomstream_worker_emails_total{{outcome="{outcome}"}} '
+    return next((float(x.split(" ")[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+
+def test_a_failing_email_holds_up_nothing_behind_it_and_is_retried_later(
+    pipeline: Pipeline, database_url: str, topic_prefix: str, relay: tuple[Relay, int]
+) -> None:
+    """Issue 16.12: one attempt per message; the next is due on the row after the backoff,
+    and the leader's sweep sends it through email.send-retry. Attempts never pass three and a
+    permanent refusal is never tried again."""
+    smtp, smtp_port = relay
+    backoff = 3.0
+    smtp.refusals = {
+        "subject:first": [451, 451],  # accepted at the 3rd attempt
+        "never@x.org": [451, 451, 451, 451],  # fails after three
+        "gone@x.org": [550],  # permanent
+    }
+    pipeline.env.update(
+        SMTP_PORT=str(smtp_port), EMAIL_SEND_BACKOFF_SECONDS=f"[{backoff}, {backoff}]"
+    )
+    pipeline.start_worker()
+    # Same recipient, so the same partition: the second is behind the first.
+    first = request("slow@x.org", subject="first", registration_id=70)
+    second = request("slow@x.org", subject="second", registration_id=71)
+    publish(
+        f"{topic_prefix}{EMAIL_SEND}",
+        [
+            first,
+            second,
+            request("never@x.org", subject="never"),
+            request("gone@x.org", subject="gone"),
+        ],
+    )
+    done = {
+        "first": ("sent", 3),
+        "second": ("sent", 1),
+        "never": ("failed", 3),
+        "gone": ("failed", 1),
+    }
+    poll(
+        lambda: send_states(database_url),
+        until=lambda found: found == done,
+        what=f"the emails to end as {done}",
+        timeout=90,
+        interval=0.25,
+    )
+    tries = smtp.attempts_at("subject:first")
+    assert [code for _, code in tries] == [451, 451, 250], tries
+    (tried, _), (retried, _), (first_sent, _) = tries
+    [(second_sent, _)] = smtp.attempts_at("subject:second")
+    assert second_sent - tried < backoff, "the second went out before the first's retry was due"
+    assert retried - tried >= backoff - 0.1, "the retry came after the backoff"
+    assert first_sent - retried >= backoff - 0.1
+    assert [subject for _, subject in smtp.subjects] == ["second", "first"]
+
+    # Nothing more comes, however long one waits past the backoff.
+    later = poll(
+        lambda: tuple(
+            len(smtp.attempts_at(f"{name}@x.org") + smtp.attempts_at(f"subject:{name}"))
+            for name in ("never", "gone")
+        ),
+        until=lambda counts: counts != (3, 1),
+        what="a fourth attempt, or a second at a permanent refusal",
+        timeout=backoff + 3,
+        raise_on_timeout=False,
+    )
+    assert later == (3, 1)
+    logs = {r["subject"]: r for r in rows(database_url, "SELECT * FROM email_logs")}
+    assert (logs["never"]["delivery_status"], logs["never"]["error_code"]) == ("failed", "451")
+    assert (logs["gone"]["delivery_status"], logs["gone"]["error_code"]) == ("failed", "550")
+    assert all(r["next_attempt_at"] is None for r in logs.values())
+    assert all(r["send_attempts"] <= 3 for r in logs.values())
+    assert emails_counted(pipeline, "retry-scheduled") == 4  # first's and never's 1st and 2nd
+    assert emails_counted(pipeline, "sent") == 2
+
+
+def test_duplicate_window_and_a_failed_send(
+    pipeline: Pipeline, database_url: str, topic_prefix: str, relay: tuple[Relay, int]
+) -> None:
+    """Issue 16.12: a request like a live email requested within the hour before it is a
+    duplicate; one after the hour, or after the earlier one failed, goes out. An email
+    waiting for its retry is still live."""
+    smtp, smtp_port = relay
+    smtp.refusals = {"gone@x.org": [550], "never@x.org": [451, 451, 451]}
+    pipeline.env.update(SMTP_PORT=str(smtp_port), EMAIL_SEND_BACKOFF_SECONDS="[3, 0.5]")
+    pipeline.start_worker()
+    topic = f"{topic_prefix}{EMAIL_SEND}"
+    t = datetime.now(tz=UTC)
+    # The window is on the requests' own times (a replay decides the same way).
+    publish(
+        topic,
+        [
+            request("ok@x.org", subject="ok", requested_at=t),
+            request("ok@x.org", subject="ok +59 min", requested_at=t + timedelta(minutes=59)),
+            request("ok@x.org", subject="ok +61 min", requested_at=t + timedelta(minutes=61)),
+            request("gone@x.org", subject="gone", requested_at=t),
+            request("never@x.org", subject="never", requested_at=t),
+        ],
+    )
+    poll(
+        lambda: send_states(database_url),
+        until=lambda found: (
+            found.get("gone") == ("failed", 1) and found.get("never") == ("pending", 1)
+        ),
+        what="gone@ to fail and never@ to wait for its retry",
+        timeout=60,
+        interval=0.1,
+    )
+    # Inside the window of an email that failed: goes out. Of one waiting for a retry: does not.
+    publish(
+        topic,
+        [
+            request("gone@x.org", subject="gone again", requested_at=t + timedelta(minutes=1)),
+            request("never@x.org", subject="never, retrying", requested_at=t),
+        ],
+    )
+    poll(
+        lambda: send_states(database_url).get("never"),
+        until=lambda state: state == ("failed", 3),
+        what="never@ to fail after three attempts",
+        timeout=60,
+        interval=0.25,
+    )
+    publish(topic, [request("never@x.org", subject="never again", requested_at=t)])
+    expected = {
+        "ok": ("sent", 1),
+        "ok +61 min": ("sent", 1),
+        "gone": ("failed", 1),
+        "gone again": ("sent", 1),
+        "never": ("failed", 3),
+        "never again": ("sent", 1),
+    }
+    # Each duplicate was handled before a later request on its partition (same recipient).
+    poll(
+        lambda: send_states(database_url),
+        until=lambda found: found == expected,
+        what=f"exactly {sorted(expected)}",
+        timeout=60,
+        interval=0.25,
+    )
+    assert sorted(smtp.recipients()) == sorted(
+        ["ok@x.org", "ok@x.org", "gone@x.org", "never@x.org"]
+    )
+    assert emails_counted(pipeline, "duplicate") == 2
+
+
+def test_the_retry_sweep_reads_only_emails_owed_an_attempt(database_url: str) -> None:
+    """The leader's sweep every second is index-backed: done emails are not read."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO email_logs (uuid, recipient_email, email_type, subject, from_email,"
+            " requested_at, send_state, send_attempts, message_id)"
+            " SELECT gen_random_uuid(), 'a' || n || '@x.org', 'other', 's', 'f@x.org', now(),"
+            " 'sent', 1, n || '@m' FROM generate_series(1, 5000) AS n"
+        )
+        conn.execute(
+            "INSERT INTO email_logs (uuid, recipient_email, email_type, subject, from_email,"
+            " requested_at, send_attempts, next_attempt_at, message_id) VALUES"
+            " (gen_random_uuid(), 'due@x.org', 'other', 's', 'f@x.org', now(), 1,"
+            " now() - interval '1 second', 'due@m')"
+        )
+        conn.execute("ANALYZE email_logs")
+        row = conn.execute(
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {email_sink.DUE_FOR_RETRY}",
+            {"now": datetime.now(tz=UTC), "limit": 100},
+        ).fetchone()
+    assert row is not None
+    plan = row[0][0]["Plan"]
+    assert "email_logs_next_attempt_idx" in json.dumps(plan), plan
+    assert float(plan["Actual Rows"]) == 1
+    assert int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0)) < 10
 
 
 def sg_event(kind: str, queued: str, timestamp: int, event_id: str, **extra: Any) -> dict[str, Any]:

@@ -39,9 +39,11 @@ EMAIL_SINK = (
     "find_log",
     "duplicate_of",
     "insert_log",
-    "record_attempt",
+    "take_attempt",
     "record_sent",
     "record_failed",
+    "due_for_retry",
+    "postpone_attempts",
     "insert_event",
     "match_log",
     "attach_events",
@@ -86,6 +88,7 @@ class EmailStore:
             "send_state": "pending",
             "send_attempts": 0,
             "last_attempt_at": None,
+            "next_attempt_at": None,
             "sent_at": None,
             "failed_at": None,
             "send_error": "",
@@ -131,10 +134,14 @@ class EmailStore:
     async def insert_log(self, conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
         return dict(self.add_log(**{c: row[c] for c in email_sink.LOG_COLUMNS}))
 
-    async def record_attempt(
-        self, conn: AsyncConnection, log_id: int, attempt: int, at: datetime
-    ) -> None:
-        self.logs[log_id].update(send_attempts=attempt, last_attempt_at=at)
+    async def take_attempt(
+        self, conn: AsyncConnection, log_id: int, attempt: int, at: datetime, stuck_at: datetime
+    ) -> bool:
+        log = self.logs[log_id]
+        if log["send_state"] != "pending" or log["send_attempts"] != attempt - 1:
+            return False
+        log.update(send_attempts=attempt, last_attempt_at=at, next_attempt_at=stuck_at)
+        return True
 
     async def record_sent(
         self, conn: AsyncConnection, log_id: int, at: datetime, provider_message_id: str
@@ -145,14 +152,40 @@ class EmailStore:
             provider_message_id=provider_message_id,
             send_error="",
             error_code="",
+            next_attempt_at=None,
         )
 
     async def record_failed(
-        self, conn: AsyncConnection, log_id: int, at: datetime, error: str, code: str, final: bool
+        self,
+        conn: AsyncConnection,
+        log_id: int,
+        at: datetime,
+        error: str,
+        code: str,
+        retry_at: datetime | None,
     ) -> None:
-        self.logs[log_id].update(send_error=error, error_code=code)
-        if final:
+        self.logs[log_id].update(send_error=error, error_code=code, next_attempt_at=retry_at)
+        if retry_at is None:
             self.logs[log_id].update(send_state="failed", failed_at=at)
+
+    async def due_for_retry(
+        self, conn: AsyncConnection, now: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        due = [
+            r
+            for r in self.logs.values()
+            if r["send_state"] == "pending"
+            and r["next_attempt_at"] is not None
+            and r["next_attempt_at"] <= now
+        ]
+        due.sort(key=lambda r: r["next_attempt_at"])
+        return [dict(r) for r in due[:limit]]
+
+    async def postpone_attempts(
+        self, conn: AsyncConnection, log_ids: Sequence[int], until: datetime
+    ) -> None:
+        for log_id in log_ids:
+            self.logs[log_id]["next_attempt_at"] = until
 
     # sinks.email, the provider events
 

@@ -1,4 +1,5 @@
-"""The sender's attempts, waits and refusals, with a fake relay and sinks.email faked in dicts.
+"""The sender's attempts, the leader's sweep of due retries, and refusals, with a fake relay
+and sinks.email faked in dicts.
 
 `in_transaction` runs each step at once on no connection; that each step commits on its own,
 and what the statements do, is tests/integration/test_email.py's to prove."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, TypeVar, cast
@@ -18,9 +19,11 @@ import pytest
 from psycopg import AsyncConnection
 
 from schemas.email_event import EmailEvent
+from schemas.email_retry import EmailSendRetry
 from schemas.email_send import EmailSendRequest
 from sinks import Database
-from streams.email import sender
+from streams.email import retries, sender
+from streams.runtime.attempts import STUCK_AFTER
 from tests.unit.streams.fakes import NO_CONNECTION, EmailStore, replace
 
 T = TypeVar("T")
@@ -104,7 +107,9 @@ class World:
     store: EmailStore
     transactions: Transactions
     waits: list[float]
-    """The seconds the sender asked to sleep, in order."""
+    """The seconds anything asked to sleep, in order: the sender never should."""
+    now: datetime = NOW
+    published: list[tuple[bytes, EmailSendRetry]] = field(default_factory=list)
 
     def sender_with(self, relay: Relay) -> sender.EmailSender:
         return sender.EmailSender(
@@ -114,8 +119,21 @@ class World:
             domain=DOMAIN,
             duplicate_window=timedelta(hours=1),
             backoff=BACKOFF,
-            clock=lambda: NOW,
+            clock=lambda: self.now,
         )
+
+    async def sweep(self, at: datetime) -> list[EmailSendRetry]:
+        """The leader's sweep at `at`: the retries it published."""
+        self.now = at
+        published: list[tuple[bytes, EmailSendRetry]] = []
+
+        async def publish(key: bytes, value: bytes) -> None:
+            published.append((key, EmailSendRetry.model_validate_json(value)))
+
+        swept = await retries.sweep(cast(Database, object()), publish, at)
+        assert swept.published == len(published)
+        self.published.extend(published)
+        return [retry for _, retry in published]
 
     def existing(self, request: EmailSendRequest, **columns: Any) -> dict[str, Any]:
         """The row an earlier handling of `request` left."""
@@ -136,6 +154,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         waits.append(seconds)
 
     replace(monkeypatch, sender, transactions, "in_transaction")
+    replace(monkeypatch, retries, transactions, "in_transaction")
     monkeypatch.setattr(asyncio, "sleep", sleep)
     return World(EmailStore().install(monkeypatch), transactions, waits)
 
@@ -156,29 +175,72 @@ async def test_a_new_request_is_recorded_then_sent_once(world: World) -> None:
         NOW,
         "relay-1",
     )
-    assert row["delivery_status"] == "sent"
+    assert (row["delivery_status"], row["next_attempt_at"]) == ("sent", None)
     assert world.waits == []
 
 
-async def test_temporary_failures_are_tried_again_after_the_configured_waits(world: World) -> None:
+async def test_a_temporary_failure_schedules_the_next_attempt_and_does_not_wait(
+    world: World,
+) -> None:
     relay = Relay(aiosmtplib.SMTPConnectError("connection refused"), temporary())
-    assert await world.sender_with(relay).handle(send_request()) == "sent"
-    assert len(relay.sent) == 3
-    assert world.waits == [5.0, 30.0]
+    email = world.sender_with(relay)
+    assert await email.handle(send_request()) == "retry-scheduled"
+    assert world.waits == [], "the agent goes on with the next message at once"
+    row = world.row()
+    assert (row["send_state"], row["delivery_status"], row["send_attempts"]) == (
+        "pending",
+        "pending",
+        1,
+    )
+    assert row["next_attempt_at"] == NOW + timedelta(seconds=5)
+    assert row["send_error"] == "SMTPConnectError: connection refused"
+
+    assert await world.sweep(NOW + timedelta(seconds=4)) == [], "not due yet"
+    [second] = await world.sweep(NOW + timedelta(seconds=5))
+    assert (second.request_id, second.attempt) == (send_request().request_id, 2)
+    assert second.due_at == NOW + timedelta(seconds=5)
+    assert world.published[0][0] == RECIPIENT.encode()
+    assert world.row()["next_attempt_at"] == NOW + timedelta(seconds=5) + STUCK_AFTER
+    assert await world.sweep(NOW + timedelta(seconds=5)) == [], "published once"
+
+    assert await email.retry(second) == "retry-scheduled"
+    assert world.row()["next_attempt_at"] == NOW + timedelta(seconds=35)
+    [third] = await world.sweep(NOW + timedelta(seconds=35))
+    assert third.attempt == 3
+    assert await email.retry(third) == "sent"
     row = world.row()
     assert (row["send_state"], row["send_attempts"], row["send_error"]) == ("sent", 3, "")
+    assert row["next_attempt_at"] is None
+    assert {m["Message-ID"] for m in relay.sent} == {f"<{send_request().request_id}@{DOMAIN}>"}
+    assert {m["Subject"] for m in relay.sent} == {send_request().subject}
+    assert world.waits == []
 
 
 async def test_three_temporary_failures_fail_the_email_without_a_fourth_attempt(
     world: World,
 ) -> None:
     relay = Relay(temporary(), temporary(), temporary(), temporary())
-    assert await world.sender_with(relay).handle(send_request()) == "failed"
+    email = world.sender_with(relay)
+    assert await email.handle(send_request()) == "retry-scheduled"
+    [second] = await world.sweep(NOW + timedelta(seconds=5))
+    assert await email.retry(second) == "retry-scheduled"
+    [third] = await world.sweep(NOW + timedelta(seconds=35))
+    assert await email.retry(third) == "failed"
     assert len(relay.sent) == 3
-    assert world.waits == [5.0, 30.0], "no wait after the last attempt"
     row = world.row()
-    assert (row["send_state"], row["failed_at"], row["error_code"]) == ("failed", NOW, "451")
-    assert (row["send_attempts"], row["delivery_status"]) == (3, "failed")
+    assert (row["send_state"], row["failed_at"], row["error_code"]) == (
+        "failed",
+        NOW + timedelta(seconds=35),
+        "451",
+    )
+    assert (row["send_attempts"], row["delivery_status"], row["next_attempt_at"]) == (
+        3,
+        "failed",
+        None,
+    )
+    assert await world.sweep(NOW + timedelta(days=1)) == []
+    assert await email.retry(third.model_copy(update={"attempt": 4})) == "already-done"
+    assert (len(relay.sent), world.row()["send_attempts"]) == (3, 3)
 
 
 async def test_a_permanent_failure_stops_at_once(world: World) -> None:
@@ -188,6 +250,8 @@ async def test_a_permanent_failure_stops_at_once(world: World) -> None:
     row = world.row()
     assert (row["send_state"], row["send_attempts"], row["error_code"]) == ("failed", 1, "550")
     assert row["error_message"] == "SMTPResponseException: 550 no such user"
+    assert row["next_attempt_at"] is None
+    assert await world.sweep(NOW + timedelta(days=1)) == [], "never retried"
 
 
 async def test_each_attempt_is_recorded_and_committed_before_the_relay_is_asked(
@@ -198,17 +262,31 @@ async def test_each_attempt_is_recorded_and_committed_before_the_relay_is_asked(
         return (row["send_attempts"], row["send_state"], row["send_error"], world.transactions.open)
 
     relay = Relay(temporary(), observe=state)
-    await world.sender_with(relay).handle(send_request())
+    email = world.sender_with(relay)
+    await email.handle(send_request())
+    [second] = await world.sweep(NOW + timedelta(seconds=5))
+    await email.retry(second)
     assert relay.observed == [
         (1, "pending", "", False),
         (2, "pending", "SMTPResponseException: 451 try later", False),
     ]
 
 
+async def test_a_retry_delivered_twice_makes_its_attempt_once(world: World) -> None:
+    relay = Relay(temporary())
+    email = world.sender_with(relay)
+    await email.handle(send_request())
+    [second] = await world.sweep(NOW + timedelta(seconds=5))
+    assert await email.retry(second) == "sent"
+    assert await email.retry(second) == "already-done"
+    assert (len(relay.sent), world.row()["send_attempts"]) == (2, 2)
+
+
 @pytest.mark.parametrize(
     ("earlier_status", "minutes_before", "result"),
     [
         ("sent", 50, "duplicate"),
+        ("pending", 50, "duplicate"),  # its next attempt is due later: still on its way
         ("opened", 50, "duplicate"),
         ("sent", 61, "sent"),  # outside the hour's window
         ("bounced", 50, "sent"),
@@ -229,38 +307,53 @@ async def test_a_request_like_a_live_email_of_the_last_hour_is_a_duplicate(
     assert (len(relay.sent), len(world.store.logs)) == (sent, 1 + sent)
 
 
-@pytest.mark.parametrize("send_state", ["sent", "failed"])
-async def test_a_request_seen_again_once_the_sender_is_done_is_already_done(
-    world: World, send_state: str
+@pytest.mark.parametrize(
+    ("send_state", "attempts"), [("sent", 1), ("failed", 1), ("pending", 1), ("pending", 2)]
+)
+async def test_a_request_seen_again_once_its_first_attempt_is_counted_is_already_done(
+    world: World, send_state: str, attempts: int
 ) -> None:
-    world.existing(send_request(), send_state=send_state, send_attempts=1)
+    """Sent, failed, or owed a later attempt, which the sweep publishes: not this message's."""
+    world.existing(send_request(), send_state=send_state, send_attempts=attempts)
     relay = Relay()
     assert await world.sender_with(relay).handle(send_request()) == "already-done"
     assert relay.sent == []
-    assert world.row()["send_attempts"] == 1
+    assert world.row()["send_attempts"] == attempts
 
 
-async def test_a_restart_goes_on_with_the_attempts_left(world: World) -> None:
-    world.existing(send_request(), send_attempts=1)
-    relay = Relay(temporary(), temporary())
-    assert await world.sender_with(relay).handle(send_request()) == "failed"
-    assert len(relay.sent) == 2
-    assert world.waits == [30.0], "the wait after the 2nd attempt"
-    assert (world.row()["send_state"], world.row()["send_attempts"]) == ("failed", 3)
+async def test_a_request_seen_again_before_its_first_attempt_makes_it(world: World) -> None:
+    world.existing(send_request())
+    relay = Relay()
+    assert await world.sender_with(relay).handle(send_request()) == "sent"
+    assert (len(relay.sent), world.row()["send_attempts"]) == (1, 1)
+
+
+async def test_an_attempt_a_crash_interrupted_counts_and_the_next_is_due_after_the_bound(
+    world: World,
+) -> None:
+    world.existing(send_request(), send_attempts=1, next_attempt_at=NOW + STUCK_AFTER)
+    assert await world.sweep(NOW + STUCK_AFTER - timedelta(seconds=1)) == []
+    [second] = await world.sweep(NOW + STUCK_AFTER)
+    assert second.attempt == 2
+    relay = Relay()
+    assert await world.sender_with(relay).retry(second) == "sent"
+    assert world.row()["send_attempts"] == 2
 
 
 async def test_a_restart_with_every_attempt_used_marks_the_email_failed(world: World) -> None:
-    world.existing(send_request(), send_attempts=3)
-    relay = Relay()
-    assert await world.sender_with(relay).handle(send_request()) == "failed"
-    assert relay.sent == []
+    world.existing(send_request(), send_attempts=3, next_attempt_at=NOW)
+    assert await world.sweep(NOW) == []
     row = world.row()
     assert (row["send_state"], row["failed_at"], row["delivery_status"]) == (
         "failed",
         NOW,
         "failed",
     )
-    assert row["send_error"] == "no attempt left after a restart"
+    assert (row["send_error"], row["next_attempt_at"], row["send_attempts"]) == (
+        "no attempt left after a restart",
+        None,
+        3,
+    )
 
 
 async def test_events_that_came_before_the_send_are_attached_and_a_hard_bounce_suppresses(

@@ -13,6 +13,7 @@ def test_worker_has_its_agents_and_tables() -> None:
     app = create_worker(Settings(_env_file=None, topic_prefix="unit."))
     assert sorted(app.agents) == [
         "email-events",
+        "email-retry",
         "email-send",
         "recording-views",
         "retry",
