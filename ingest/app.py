@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.api_call_log import ApiCallLog
 from ingest.body import BodyTooLarge, error_response, read_body
 from ingest.dashboard import dashboard_routes
 from ingest.email_webhooks import email_handler
@@ -66,7 +67,8 @@ def create_app(
     db = db or Database(settings.database_url)
     counters_db = Database(settings.database_url, max_size=settings.password_check_concurrency)
     limits = ApiLimits.from_settings(settings, clock)
-    zoom = zoom_client(settings) if serve in ("all", "api") else None
+    api_calls = ApiCallLog.for_database(db, metrics.api_calls)  # every attempt to Zoom's API
+    zoom = zoom_client(settings, api_calls.record) if serve in ("all", "api") else None
     links = LinkRefresher(
         zoom, settings.zoom_link_token_ttl_seconds, settings.zoom_link_wait_seconds, clock
     )
@@ -138,10 +140,11 @@ def create_app(
             yield
         finally:
             await publisher.close()
-            await db.close()
-            await counters_db.close()
             if zoom is not None:
                 await zoom.aclose()
+            await api_calls.close()  # before the pool it writes with
+            await db.close()
+            await counters_db.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ingest.api_call_log import ApiCallMetrics, api_call_metrics
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -48,6 +50,9 @@ class IngestMetrics:
             ["limiter"],
             registry=self.registry,
         )
+        # The external API call log's metrics (ingest.api_call_log), one definition for ingest
+        # and the worker.
+        self.api_calls: ApiCallMetrics = api_call_metrics(self.registry)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

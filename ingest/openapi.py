@@ -123,7 +123,8 @@ OPERATIONS = (
     Operation(
         "get",
         "/api/analytics/{name}/",
-        "Dashboard data: webhook-volume, attendance, recordings, email (bearer ANALYTICS_TOKEN)",
+        "Dashboard data: webhook-volume, attendance, recordings, email, api-calls (bearer"
+        " ANALYTICS_TOKEN)",
         None,
         (400, 401, 404, 429, 503),
         auth="required",

@@ -8,7 +8,9 @@ API drops the token and fetches one again, once; a second 401 is `Unauthorized`.
 Each call is attempted up to ZOOM_API_ATTEMPTS times while Zoom answers 429 or 5xx, times out
 (ZOOM_API_CONNECT_TIMEOUT_SECONDS, ZOOM_API_READ_TIMEOUT_SECONDS) or cannot be reached; between
 attempts it waits ZOOM_API_BACKOFF_SECONDS doubling (at most BACKOFF_CAP_SECONDS), or what a
-429 or 503 says in Retry-After (seconds). Every attempt is reported to the observer.
+429 or 503 says in Retry-After (seconds). Every attempt is reported to the observer, with
+the call's subject (the meeting, and the recording when the caller names it): ingest's
+`api_call_log` writes them to `external_api_calls`.
 
 No secret (client secret, access token, download token) goes into a log line, an exception
 message or an observer record: URLs are reported without their query, answers' bodies never.
@@ -76,18 +78,36 @@ class BadAnswer(ZoomApiError):
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a call is about: a meeting occurrence's UUID and, when the caller names it, the
+    recording's natural key (zoom_recordings.zoom_recording_id, which a rebuild keeps)."""
+
+    meeting_uuid: str | None = None
+    recording_id: str | None = None
+
+
+NO_SUBJECT = Subject()
+"""The OAuth token's calls: a token serves every caller, so it is about none of them."""
+
+
+@dataclass(frozen=True)
 class ApiCall:
-    """One HTTP attempt, as the observer sees it (the next step logs these in a table)."""
+    """One HTTP attempt, as the observer sees it (ingest's api_call_log makes it a row)."""
 
     service: str
     operation: str
     method: str
     url: str
+    """Without its query: the OAuth account id, a token's ttl, never a secret."""
     status_code: int | None
+    """None when no answer came (a timeout, a connection error)."""
     duration_seconds: float
     attempt: int
+    """1 for the first attempt of a call, 2 for its first retry, …"""
     error: str | None
     tracking_id: str | None
+    """Zoom's request id, its `x-zm-trackingid` header, when the answer had one."""
+    subject: Subject = NO_SUBJECT
 
 
 Observer = Callable[[ApiCall], Awaitable[None] | None]
@@ -130,6 +150,18 @@ class _Transient(Exception):
 
 class _TokenRejected(Exception):
     """The API answered 401 to the token: it expired early or was revoked."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call's request, the same for each of its attempts."""
+
+    operation: str
+    method: str
+    url: str
+    params: dict[str, str]
+    bearer: str | None
+    subject: Subject
 
 
 @dataclass(frozen=True)
@@ -183,10 +215,12 @@ class ZoomClient:
         *,
         with_download_token: bool = False,
         token_ttl_seconds: int | None = None,
+        recording_id: str | None = None,
     ) -> MeetingRecordings:
         """`GET /meetings/{meetingUUID}/recordings`; with `with_download_token`, Zoom adds
         `download_access_token` (include_fields), which lets the files' `/rec/download/` URLs be
-        downloaded, for `token_ttl_seconds` (Zoom's `ttl`, at most 7 days) when given."""
+        downloaded, for `token_ttl_seconds` (Zoom's `ttl`, at most 7 days) when given.
+        `recording_id` (the recording's zoom_recording_id) goes with each attempt's record."""
         base = self._settings.zoom_api_base_url.rstrip("/")
         url = f"{base}/meetings/{meeting_path_segment(meeting_uuid)}/recordings"
         params: dict[str, str] = {}
@@ -194,21 +228,22 @@ class ZoomClient:
             params["include_fields"] = "download_access_token"
             if token_ttl_seconds is not None:
                 params["ttl"] = str(token_ttl_seconds)
-        response = await self._authorized_get("get_meeting_recordings", url, params)
+        subject = Subject(meeting_uuid, recording_id)
+        response = await self._authorized_get("get_meeting_recordings", url, params, subject)
         return _parse(MeetingRecordings, response)
 
     async def _authorized_get(
-        self, operation: str, url: str, params: dict[str, str]
+        self, operation: str, url: str, params: dict[str, str], subject: Subject
     ) -> httpx.Response:
         token = await self._access_token()
         try:
-            return await self._attempts(operation, "GET", url, params=params, bearer=token)
+            return await self._attempts(operation, "GET", url, params, token, subject)
         except _TokenRejected:
             pass
         await self._drop_token(token)
         token = await self._access_token()
         try:
-            return await self._attempts(operation, "GET", url, params=params, bearer=token)
+            return await self._attempts(operation, "GET", url, params, token, subject)
         except _TokenRejected:
             raise Unauthorized("Zoom refused a freshly issued access token", 401) from None
 
@@ -235,7 +270,7 @@ class ZoomClient:
         }
         try:
             response = await self._attempts(
-                "oauth_token", "POST", self._settings.zoom_oauth_url, params=params, bearer=None
+                "oauth_token", "POST", self._settings.zoom_oauth_url, params, None, NO_SUBJECT
             )
         except _TokenRejected:
             raise Unauthorized("Zoom refused the OAuth client credentials", 401) from None
@@ -245,9 +280,16 @@ class ZoomClient:
         return _Token(answer.access_token.get_secret_value(), self._clock() + lifetime - margin)
 
     async def _attempts(
-        self, operation: str, method: str, url: str, *, params: dict[str, str], bearer: str | None
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        bearer: str | None,
+        subject: Subject,
     ) -> httpx.Response:
         settings = self._settings
+        request = _Request(operation, method, url, params, bearer, subject)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.zoom_api_attempts) | _retry_after_too_long(settings),
             wait=_wait(settings),
@@ -259,35 +301,32 @@ class ZoomClient:
             async for attempt in retrying:
                 with attempt:
                     number = attempt.retry_state.attempt_number
-                    return await self._attempt(operation, method, url, params, bearer, number)
+                    return await self._attempt(request, number)
         except _Transient as last:
             _give_up(operation, last)
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
-    async def _attempt(
-        self,
-        operation: str,
-        method: str,
-        url: str,
-        params: dict[str, str],
-        bearer: str | None,
-        number: int,
-    ) -> httpx.Response:
+    async def _attempt(self, request: _Request, number: int) -> httpx.Response:
+        operation, bearer = request.operation, request.bearer
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         auth = self._auth if bearer is None else None
         started = time.perf_counter()
         try:
             response = await self._http.request(
-                method, url, params=params, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT
+                request.method,
+                request.url,
+                params=request.params,
+                headers=headers,
+                auth=auth or httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TransportError as exc:
             failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            await self._report(operation, method, url, None, started, number, failure, None)
+            await self._report(request, None, started, number, failure, None)
             raise _Transient(failure, None, None) from None
         status = response.status_code
         error = None if status < 400 else f"HTTP {status}"
         tracking = response.headers.get(TRACKING_HEADER)
-        await self._report(operation, method, url, status, started, number, error, tracking)
+        await self._report(request, status, started, number, error, tracking)
         if status < 400:
             return response
         if status == 401:
@@ -305,9 +344,7 @@ class ZoomClient:
 
     async def _report(
         self,
-        operation: str,
-        method: str,
-        url: str,
+        request: _Request,
         status: int | None,
         started: float,
         attempt: int,
@@ -318,21 +355,24 @@ class ZoomClient:
             return
         call = ApiCall(
             SERVICE,
-            operation,
-            method,
-            without_query(url),
+            request.operation,
+            request.method,
+            without_query(request.url),
             status,
             time.perf_counter() - started,
             attempt,
             error,
             tracking_id,
+            request.subject,
         )
         try:
             result = self._observer(call)
             if inspect.isawaitable(result):
                 await result
         except Exception:  # the record is for people; the call itself goes on
-            log.exception("the Zoom API observer failed on %s attempt %d", operation, attempt)
+            log.exception(
+                "the Zoom API observer failed on %s attempt %d", request.operation, attempt
+            )
 
 
 def zoom_client(settings: Settings, observer: Observer | None = None) -> ZoomClient | None:

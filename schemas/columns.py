@@ -65,6 +65,13 @@ Title = Annotated[str, Limit(200)]
 Description = Annotated[str, Limit(2000)]
 """A recording's description: `text` in PostgreSQL, so the bound is the API's own."""
 ThumbnailUrl = Annotated[str, Limit(200)]
+ApiService = Annotated[str, Limit(20)]
+"""An external service the pipeline calls (external_api_calls.service: 'zoom')."""
+ApiOperation = Annotated[str, Limit(50)]
+"""What a call to an external service does, by our name ('get_meeting_recordings')."""
+HttpMethod = Annotated[str, Limit(10)]
+RequestId = Annotated[str, Limit(200)]
+"""An external service's id of one request (Zoom's x-zm-trackingid)."""
 AccessPassword = Annotated[str, Limit(50)]
 """A recording's platform password: the spec's plain column's width (only its hash is kept)."""
 

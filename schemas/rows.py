@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from schemas.columns import Email as EmailText
 from schemas.columns import (
+    ApiOperation,
+    ApiService,
     ErrorText,
     EventType,
     FileExtension,
     FileName,
+    HttpMethod,
     MeetingId,
     RecordingType,
+    RequestId,
     ShortCode,
     Topic,
     Traceback,
@@ -26,6 +29,7 @@ from schemas.columns import (
     ZoomId,
     ZoomPassword,
 )
+from schemas.columns import Email as EmailText
 
 Lifecycle = Literal["active", "trashed", "deleted"]
 
@@ -111,3 +115,23 @@ class MeetingRow:
     end_time: datetime | None
     first_join: datetime | None
     last_leave: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiCallRow:
+    """An external_api_calls row: one HTTP attempt to an external service (ingest's
+    api_call_log makes it from the client's record). No secret: the URL has no query."""
+
+    created_at: datetime
+    """When the attempt ended (recorded), not when its row was written."""
+    service: ApiService
+    operation: ApiOperation
+    method: HttpMethod
+    url: Url
+    status_code: int | None
+    duration_ms: float
+    attempt: int
+    error: ErrorText | None
+    request_id: RequestId | None
+    meeting_uuid: ZoomId | None
+    recording_id: ZoomId | None

@@ -1,4 +1,5 @@
-"""Reads of the analytics views (migration 0007) for the dashboard."""
+"""Reads of the analytics views (migration 0007) and of the external API call log (0019) for
+the dashboard."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ QUERIES = {
     "email": (
         "SELECT day, email_type, delivery_status, emails FROM analytics_email_delivery_daily"
         " WHERE day >= %(since)s ORDER BY day, email_type, delivery_status"
+    ),
+    # Per attempt: a 429 retried into a 200 is two calls, one of them an error. On the table,
+    # not a view: `created_at >= since` reads only the period, by the index.
+    "api-calls": (
+        "SELECT date_trunc('hour', created_at) AS hour, service, count(*) AS calls,"
+        " count(*) FILTER (WHERE error IS NOT NULL) AS errors FROM external_api_calls"
+        " WHERE created_at >= %(since)s GROUP BY 1, 2 ORDER BY 1, 2"
     ),
 }
 

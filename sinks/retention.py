@@ -20,6 +20,8 @@ RETENTION_DAYS = {
     "email_events": 365,
     # Password-failure windows (sinks.password_failures) last minutes; a day is plenty.
     "recording_password_failures": 1,
+    # The external API call log (issue 17.4): one row per HTTP attempt to Zoom's API.
+    "external_api_calls": 90,
 }
 
 

@@ -181,6 +181,10 @@ def cleanup(
     email_days: Annotated[
         int, typer.Option(help="Keep email_logs and email_events this many days.")
     ] = 365,
+    api_call_days: Annotated[
+        int,
+        typer.Option(help="Keep external_api_calls (the external API call log) this many days."),
+    ] = 90,
     batch_size: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 5000,
 ) -> None:
     """Delete logs past their retention in bounded batches (the worker also runs this daily)."""
@@ -197,6 +201,7 @@ def cleanup(
                 "zoom_webhook_logs": webhook_days,
                 "email_logs": email_days,
                 "email_events": email_days,
+                "external_api_calls": api_call_days,
             }
             return await run_cleanup(db, datetime.now(tz=UTC), days, batch_size)
         finally:

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 import mode
 
+from ingest.api_call_log import ApiCallLog, api_call_metrics
 from ingest.zoom_api import zoom_client
 from schemas import DeadLetter
 from schemas.retry import RetryRequest
@@ -95,7 +96,8 @@ def install_webhook_agents(
             metrics.EVENTS.labels(result.item.event.event[:50], status).inc()
         return results
 
-    zoom = zoom_client(settings)
+    api_calls = ApiCallLog.for_database(db, api_call_metrics(metrics.REGISTRY))
+    zoom = zoom_client(settings, api_calls.record)
 
     @app.service
     class ClosePublisher(mode.Service):
@@ -103,6 +105,7 @@ def install_webhook_agents(
             await publisher.close()
             if zoom is not None:
                 await zoom.aclose()
+            await api_calls.close()
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await send(dead_letters, None, letter.model_dump_json().encode())

@@ -39,6 +39,14 @@ INSERT INTO recording_password_failures (scope, key, created_at, failures)
 VALUES ('caller', 'address:10.0.0.1', %(now)s - interval '25 hours', 5),
        ('caller', 'address:10.0.0.2', %(now)s - interval '10 minutes', 2)
 """
+INSERT_API_CALLS = """
+INSERT INTO external_api_calls (service, operation, method, url, status_code, duration_ms,
+                                attempt, created_at)
+SELECT 'zoom', 'get_meeting_recordings', 'GET', 'https://api.zoom.us/v2/meetings/m/recordings',
+       200, 120.5, 1,
+       CASE WHEN n <= 5 THEN %(now)s - interval '91 days' ELSE %(now)s - interval '89 days' END
+FROM generate_series(1, 8) AS n
+"""
 
 
 def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_url: str) -> None:
@@ -47,6 +55,7 @@ def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_
         conn.execute(INSERT_EMAILS, {"now": NOW})
         conn.execute(INSERT_EMAIL_EVENTS, {"now": NOW})
         conn.execute(INSERT_PASSWORD_FAILURES, {"now": NOW})
+        conn.execute(INSERT_API_CALLS, {"now": NOW})
 
     async def run() -> dict[str, int]:
         db = Database(database_url)
@@ -60,6 +69,7 @@ def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_
         "email_logs": 7,
         "email_events": 4,
         "recording_password_failures": 1,
+        "external_api_calls": 5,
     }
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM zoom_webhook_logs").fetchone() == (10,)
@@ -68,6 +78,9 @@ def test_logs_past_their_retention_go_in_batches_and_younger_ones_stay(database_
         assert conn.execute("SELECT key FROM recording_password_failures").fetchall() == [
             ("address:10.0.0.2",)
         ]
+        assert conn.execute(
+            "SELECT count(*), min(created_at) FROM external_api_calls"
+        ).fetchone() == (3, NOW - timedelta(days=89))
 
 
 def test_a_batch_deletes_at_most_its_size_oldest_first(database_url: str) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from schemas.columns import Fits, limits
 from schemas.recording_api import RecordingSettingsUpdate
-from schemas.rows import FileRecord, MeetingRow, RecordingRecord, WebhookLogRow
+from schemas.rows import ApiCallRow, FileRecord, MeetingRow, RecordingRecord, WebhookLogRow
 from streams.attendance.rules import Fact
 
 pytestmark = pytest.mark.integration
@@ -25,6 +25,7 @@ TABLES: dict[type, tuple[str, dict[str, str]]] = {
     FileRecord: ("zoom_recording_files", {}),
     MeetingRow: ("zoom_meetings", {"uuid": "zoom_meeting_uuid", "meeting_id": "zoom_meeting_id"}),
     Fact: ("zoom_participant_facts", {}),
+    ApiCallRow: ("external_api_calls", {}),
 }
 OURS = {
     (WebhookLogRow, "webhook_id"),  # a SHA-256 in hex

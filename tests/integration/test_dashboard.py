@@ -78,6 +78,13 @@ def fill(database_url: str) -> None:
             " 'event_reminder_24h', 's', 'f@x.org', now(), n || '@x',"
             " (ARRAY['delivered', 'opened', 'bounced'])[n % 3 + 1] FROM generate_series(1, 30) AS n"
         )
+        conn.execute(  # 60 attempts over three hours, every fourth one a 429
+            "INSERT INTO external_api_calls (service, operation, method, url, status_code, error,"
+            " duration_ms, attempt, created_at) SELECT 'zoom', 'get_meeting_recordings', 'GET',"
+            " 'https://api.zoom.us/v2/meetings/m/recordings', CASE WHEN n % 4 = 0 THEN 429 ELSE 200"
+            " END, CASE WHEN n % 4 = 0 THEN 'HTTP 429' END, 80, 1,"
+            " now() - (n % 3) * interval '1 hour' FROM generate_series(1, 60) AS n"
+        )
 
 
 def test_dashboard_draws_every_chart_in_chromium(
@@ -102,6 +109,9 @@ def test_dashboard_draws_every_chart_in_chromium(
     assert engagement["completion_rate_percent"] == 50.0
     volume = httpx.get(f"{api}/webhook-volume/", headers=auth).json()
     assert sum(row["webhooks"] for row in volume) == 300
+    calls = httpx.get(f"{api}/api-calls/", headers=auth).json()
+    assert len(calls) == 3  # now, an hour and two hours ago: three clock hours
+    assert (sum(r["calls"] for r in calls), sum(r["errors"] for r in calls)) == (60, 15)
 
     page = httpx.get(f"{pipeline.url}/dashboard")
     assert page.status_code == 200
@@ -118,7 +128,8 @@ def test_dashboard_draws_every_chart_in_chromium(
         check=False,
     )
     assert 'data-ready="true"' in dom.stdout, dom.stdout[-2000:] + dom.stderr[-2000:]
-    assert 'data-charts="5"' in dom.stdout  # volume, attendance, two for recordings, email
+    # volume, attendance, two for recordings, email, external API calls
+    assert 'data-charts="6"' in dom.stdout
     screenshot = tmp_path / "dashboard.png"
     subprocess.run(
         [

@@ -715,3 +715,29 @@ def test_a_recording_deleted_at_zoom_meanwhile_is_gone(linked: Linked) -> None:
     )
     assert gone.status_code == 410
     assert gone.json()["error"] == "no link to serve: Zoom no longer has this recording"
+
+
+def test_each_attempt_of_an_access_refresh_is_in_the_call_log(linked: Linked) -> None:
+    """Issue 17.4 through the app: the API process's client writes every attempt, failed ones
+    too, to external_api_calls within a second or so, with the meeting it was about."""
+    world, zoom = linked.world, linked.zoom
+    registrants = world.recordings["registrants"]
+    only_download_links(world, registrants)
+    zoom.fail_next(RECORDINGS, Fault(503), 1)
+    answer = world.client.get(
+        f"/api/recordings/{registrants}/access/", headers=world.token("confirmed")
+    )
+    assert answer.status_code == 200, answer.text  # the second attempt answered
+
+    def logged() -> list[tuple[Any, ...]]:
+        with psycopg.connect(world.database_url) as conn:
+            return conn.execute(
+                "SELECT operation, attempt, status_code, meeting_uuid FROM external_api_calls"
+                " ORDER BY id"
+            ).fetchall()
+
+    assert poll(logged, until=lambda rows: len(rows) == 3, what="3 call rows", timeout=10) == [
+        ("oauth_token", 1, 200, None),
+        ("get_meeting_recordings", 1, 503, "occ-registrants"),
+        ("get_meeting_recordings", 2, 200, "occ-registrants"),
+    ]

@@ -17,6 +17,7 @@ from ingest.zoom_api import (
     BadAnswer,
     NotFound,
     RateLimited,
+    Subject,
     Unauthorized,
     Unavailable,
     ZoomApiError,
@@ -198,6 +199,20 @@ async def test_5xx_twice_then_200_succeeds_with_three_attempts_observed(zoom: Fa
         200,
         zoom.oauth_url,
     )
+
+
+async def test_each_attempt_carries_its_subject_and_a_token_call_none(zoom: FakeZoom) -> None:
+    zoom.fail_next(RECORDINGS, Fault(status=503, headers={"Retry-After": "0"}))
+    observed = Recorder()
+    async with ZoomClient(client_settings(zoom), observed) as client:
+        await client.meeting_recordings(UUID, recording_id="recording-key")
+        await client.meeting_recordings(UUID)
+    assert [c.subject for c in observed.of("get_meeting_recordings")] == [
+        Subject(UUID, "recording-key"),
+        Subject(UUID, "recording-key"),
+        Subject(UUID, None),
+    ]
+    assert [c.subject for c in observed.of("oauth_token")] == [Subject(None, None)]
 
 
 async def test_a_slow_answer_times_out_and_is_retried_until_unavailable(zoom: FakeZoom) -> None:

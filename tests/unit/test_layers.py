@@ -17,8 +17,16 @@ MAY_IMPORT = {
     "sinks": {"schemas", "sinks"},
     "ingest": {"schemas", "sinks", "ingest"},
     # The worker publishes its records through ingest's producer adapter (ingest.publisher) and
-    # asks Zoom's API through ingest's client (ingest.zoom_api).
-    "streams": {"schemas", "sinks", "streams", "ingest.publisher", "ingest.zoom_api"},
+    # asks Zoom's API through ingest's client (ingest.zoom_api), whose attempts it logs with
+    # ingest's call log (ingest.api_call_log).
+    "streams": {
+        "schemas",
+        "sinks",
+        "streams",
+        "ingest.publisher",
+        "ingest.zoom_api",
+        "ingest.api_call_log",
+    },
     # The runtime serves every domain and knows none of them.
     "streams.runtime": {"schemas", "sinks", "streams.runtime"},
 }
