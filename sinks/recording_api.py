@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from schemas.registration import LIVE_STATUS
 
 RECORDING = """
-SELECT r.id, r.uuid, r.zoom_meeting_uuid, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
+SELECT r.id, r.uuid, r.zoom_meeting_uuid, r.zoom_recording_id, e.uuid AS event_uuid, e.id AS event_id, e.organizer_id,
        COALESCE(NULLIF(r.title, ''), e.title) AS title, r.description, r.thumbnail_url,
        -- streams.recordings.rules.recording_status's expiry, at the time of the read: the worker
        -- stores it within a minute (streams.recordings.handler.expire), a read never lags it

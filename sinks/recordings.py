@@ -188,10 +188,11 @@ async def processing_to_check(
     checked_before: datetime,
     now: datetime,
     limit: int,
-) -> list[tuple[int, str]]:
+) -> list[tuple[int, str, str]]:
     """Up to `limit` recordings with a file still processing whose last webhook came before
     `quiet_since`, not asked about since `checked_before`: marked asked about at `now` and
-    returned as (id, Zoom's meeting uuid), those asked about longest ago first."""
+    returned as (id, Zoom's meeting uuid, zoom_recording_id), those asked about longest ago
+    first."""
     cur = await conn.execute(
         "UPDATE zoom_recordings SET zoom_checked_at = %(now)s WHERE id IN ("
         " SELECT r.id FROM zoom_recordings r"
@@ -200,10 +201,10 @@ async def processing_to_check(
         " AND r.lifecycle = 'active'"
         " AND (r.zoom_checked_at IS NULL OR r.zoom_checked_at < %(checked)s)"
         " ORDER BY r.zoom_checked_at NULLS FIRST, r.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, zoom_meeting_uuid",
+        " RETURNING id, zoom_meeting_uuid, zoom_recording_id",
         {"now": now, "quiet": quiet_since, "checked": checked_before, "limit": limit},
     )
-    return [(int(row[0]), str(row[1])) for row in await cur.fetchall()]
+    return [(int(row[0]), str(row[1]), str(row[2])) for row in await cur.fetchall()]
 
 
 async def complete_files(

@@ -116,7 +116,7 @@ class AttendeeEndpoints:
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
 
         async def answer() -> Response:
-            found = await resolve(self._links, row["zoom_meeting_uuid"], files, now)
+            found = await resolve(self._links, row, files, now)
             refuse_without_links(found)
             # an organizer's preview is not a view, nor is an answer without any link
             if not viewer.caller.is_organizer and (found.served or not found.missing):

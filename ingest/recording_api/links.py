@@ -134,13 +134,14 @@ class LinkRefresher:
     def enabled(self) -> bool:
         return self._client is not None
 
-    async def fresh(self, meeting_uuid: str) -> Fresh:
-        """The recording's current links; `Unavailable` when Zoom cannot give them now."""
+    async def fresh(self, meeting_uuid: str, recording_id: str) -> Fresh:
+        """The recording's current links; `Unavailable` when Zoom cannot give them now.
+        `recording_id` (its zoom_recording_id) names it in the call log."""
         entry = self._entries.get(meeting_uuid)
         if entry is None:
             call = self._calls.get(meeting_uuid)
             if call is None:
-                call = asyncio.create_task(self._call(meeting_uuid))
+                call = asyncio.create_task(self._call(meeting_uuid, recording_id))
                 self._calls[meeting_uuid] = call
             try:
                 entry = await asyncio.wait_for(asyncio.shield(call), self._wait)
@@ -152,12 +153,15 @@ class LinkRefresher:
             raise entry.answer
         return entry.answer
 
-    async def _call(self, meeting_uuid: str) -> _Entry:
+    async def _call(self, meeting_uuid: str, recording_id: str) -> _Entry:
         assert self._client is not None
         asked_at = self._clock()
         try:
             answer = await self._client.meeting_recordings(
-                meeting_uuid, with_download_token=True, token_ttl_seconds=self._ttl
+                meeting_uuid,
+                with_download_token=True,
+                token_ttl_seconds=self._ttl,
+                recording_id=recording_id,
             )
             fresh = Fresh(
                 {
@@ -203,7 +207,7 @@ class Links:
 
 
 async def resolve(
-    refresher: LinkRefresher, meeting_uuid: str, files: list[dict[str, Any]], now: datetime
+    refresher: LinkRefresher, recording: dict[str, Any], files: list[dict[str, Any]], now: datetime
 ) -> Links:
     """Each file's working link: as stored, else refreshed through Zoom's API, else left out."""
     stored = [(file, stored_link(file, now)) for file in files]
@@ -212,7 +216,9 @@ async def resolve(
     if not refresher.enabled:
         return _merge(stored, NO_CLIENT)
     try:
-        fresh = await refresher.fresh(meeting_uuid)
+        fresh = await refresher.fresh(
+            recording["zoom_meeting_uuid"], recording["zoom_recording_id"]
+        )
     except Unavailable as exc:
         return _merge(stored, exc.reason, failure=exc)
     return _merge(stored, NOT_LISTED, fresh)

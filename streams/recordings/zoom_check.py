@@ -28,8 +28,9 @@ QUIET_BEFORE_CHECK = timedelta(hours=1)
 RECHECK_AFTER = timedelta(hours=1)
 
 
-async def claim_due(db: Database, now: datetime, limit: int) -> list[tuple[int, str]]:
-    """Up to `limit` recordings to ask about now, marked asked about: (id, meeting uuid)."""
+async def claim_due(db: Database, now: datetime, limit: int) -> list[tuple[int, str, str]]:
+    """Up to `limit` recordings to ask about now, marked asked about: (id, meeting uuid,
+    zoom_recording_id)."""
     return await in_transaction(
         db,
         lambda conn: sink.processing_to_check(
@@ -38,11 +39,13 @@ async def claim_due(db: Database, now: datetime, limit: int) -> list[tuple[int, 
     )
 
 
-async def completed_files(client: ZoomClient, meeting_uuid: str) -> dict[str, int | None]:
+async def completed_files(
+    client: ZoomClient, meeting_uuid: str, recording_id: str
+) -> dict[str, int | None]:
     """The recording's files Zoom's API lists as completed (id → size); none when the call
     failed or Zoom no longer has the recording."""
     try:
-        answer = await client.meeting_recordings(meeting_uuid)
+        answer = await client.meeting_recordings(meeting_uuid, recording_id=recording_id)
     except NotFound:
         log.info("processing check: Zoom no longer has recording %s", meeting_uuid)
         return {}

@@ -207,10 +207,10 @@ def install_webhook_agents(
             is held while Zoom is asked."""
             assert zoom is not None
             now = utc_now()
-            for recording_id, meeting_uuid in await claim_due(
+            for recording_id, meeting_uuid, zoom_recording_id in await claim_due(
                 db, now, settings.zoom_processing_check_limit
             ):
-                completed = await completed_files(zoom, meeting_uuid)
+                completed = await completed_files(zoom, meeting_uuid, zoom_recording_id)
                 if not completed:
                     continue
                 async with processing:

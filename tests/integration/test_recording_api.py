@@ -732,12 +732,13 @@ def test_each_attempt_of_an_access_refresh_is_in_the_call_log(linked: Linked) ->
     def logged() -> list[tuple[Any, ...]]:
         with psycopg.connect(world.database_url) as conn:
             return conn.execute(
-                "SELECT operation, attempt, status_code, meeting_uuid FROM external_api_calls"
+                "SELECT operation, attempt, status_code, meeting_uuid, recording_id"
+                " FROM external_api_calls"
                 " ORDER BY id"
             ).fetchall()
 
     assert poll(logged, until=lambda rows: len(rows) == 3, what="3 call rows", timeout=10) == [
-        ("oauth_token", 1, 200, None),
-        ("get_meeting_recordings", 1, 503, "occ-registrants"),
-        ("get_meeting_recordings", 2, 200, "occ-registrants"),
+        ("oauth_token", 1, 200, None, None),
+        ("get_meeting_recordings", 1, 503, "occ-registrants", "occ-registrants"),
+        ("get_meeting_recordings", 2, 200, "occ-registrants", "occ-registrants"),
     ]

@@ -429,10 +429,15 @@ def test_files_still_processing_are_completed_from_zooms_api(
         assert zoom.calls(RECORDINGS) == 1
         wait_for(  # the worker's client logs its attempts too (issue 17.4)
             database_url,
-            "SELECT operation, status_code, meeting_uuid FROM external_api_calls ORDER BY id",
+            "SELECT operation, status_code, meeting_uuid, recording_id FROM external_api_calls"
+            " ORDER BY id",
             (),
             lambda rows: (
-                rows == [("oauth_token", 200, None), ("get_meeting_recordings", 200, "occ-slow==")]
+                rows
+                == [
+                    ("oauth_token", 200, None, None),
+                    ("get_meeting_recordings", 200, "occ-slow==", "occ-slow=="),
+                ]
             ),
             timeout=30,
         )
