@@ -165,16 +165,18 @@ EVENT_COLUMNS = (
     "occurred_at",
     "url",
     "reason",
+    "content_key",
 )
 
 
 async def insert_event(conn: AsyncConnection, event: dict[str, Any]) -> bool:
-    """Store one provider event; False when it was stored before (a redelivery)."""
+    """Store one provider event; False when it was stored before (the same event by its
+    content key: a redelivery, or the provider's own retry under a new id)."""
     columns = ", ".join(EVENT_COLUMNS)
     values = ", ".join(f"%({c})s" for c in EVENT_COLUMNS)
     cur = await conn.execute(
         f"INSERT INTO email_events ({columns}) VALUES ({values})"
-        " ON CONFLICT (provider, event_id) DO NOTHING",
+        " ON CONFLICT (content_key) DO NOTHING",
         event,
     )
     return cur.rowcount == 1
@@ -206,11 +208,10 @@ async def attach_events(
     return cur.rowcount
 
 
-async def link_event(conn: AsyncConnection, provider: str, event_id: str, log_id: int) -> None:
+async def link_event(conn: AsyncConnection, content_key: str, log_id: int) -> None:
     await conn.execute(
-        "UPDATE email_events SET email_log_id = %s, updated_at = now()"
-        " WHERE provider = %s AND event_id = %s",
-        (log_id, provider, event_id),
+        "UPDATE email_events SET email_log_id = %s, updated_at = now() WHERE content_key = %s",
+        (log_id, content_key),
     )
 
 

@@ -240,7 +240,9 @@ def mailgun(body: bytes) -> list[EmailEvent]:
     return [
         EmailEvent(
             provider="mailgun",
-            event_id=str(signature.get("token") or data.get("id") or _digest(dict(data))),
+            # event-data.id names the event (unique within a day); the signature's token is
+            # made anew for each delivery. Neither is the dedup key (EmailEvent.content_key).
+            event_id=str(data.get("id") or signature.get("token") or _digest(dict(data))),
             kind=kind,
             bounce_type=bounce_type,
             provider_message_id=str(headers.get("message-id") or "").strip("<>"),

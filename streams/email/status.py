@@ -86,11 +86,12 @@ def suppresses(event: EmailEvent) -> bool:
 
 
 def delivery_fields(sending: Sending, events: Iterable[EmailEvent]) -> DeliveryFields:
-    # One event per id. Ids are the providers': two different bodies under one id should not
-    # happen, and if they do, the same one is kept whatever the order.
-    chosen: dict[tuple[str, str], EmailEvent] = {}
+    # One event per content key (what the event is, not the provider's id of its delivery,
+    # which changes on the provider's retries); of two under one key the same one is kept
+    # whatever the order.
+    chosen: dict[str, EmailEvent] = {}
     for event in sorted(events, key=lambda e: e.model_dump_json()):
-        chosen.setdefault((event.provider, event.event_id), event)
+        chosen.setdefault(event.content_key, event)
     unique = chosen.values()
     keys = [sending.state, *(k for e in unique if (k := status_key(e)) is not None)]
     best = max(keys, key=RANK.__getitem__)

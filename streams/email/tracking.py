@@ -61,7 +61,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[EmailEvent]) -> A
             applied.unmatched += 1  # linked when its email's ids are recorded
         else:
             log_id, address = match
-            await store.link_event(conn, event.provider, event.event_id, log_id)
+            await store.link_event(conn, event.content_key, log_id)
             applied.logs.add(log_id)
         if suppresses(event) and address:
             applied.suppressed += await store.suppress_address(conn, address)

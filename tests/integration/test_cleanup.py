@@ -29,8 +29,8 @@ SELECT gen_random_uuid(), 'a@x.org', 'other', 's', 'f@x.org', %(now)s, n || '@x'
 FROM generate_series(1, 10) AS n
 """
 INSERT_EMAIL_EVENTS = """
-INSERT INTO email_events (provider, event_id, kind, occurred_at, created_at)
-SELECT 'resend', 'ev-' || n, 'delivered', %(now)s,
+INSERT INTO email_events (provider, event_id, kind, occurred_at, content_key, created_at)
+SELECT 'resend', 'ev-' || n, 'delivered', %(now)s, md5('ev-' || n) || md5(n::text),
        CASE WHEN n <= 4 THEN %(now)s - interval '366 days' ELSE %(now)s - interval '1 day' END
 FROM generate_series(1, 6) AS n
 """

@@ -60,7 +60,7 @@ class EmailStore:
 
     def __init__(self) -> None:
         self.logs: dict[int, dict[str, Any]] = {}
-        self.events: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: dict[str, dict[str, Any]] = {}
         self.contacts: list[dict[str, Any]] = []
         self.refreshed: list[int] = []
         """The log ids whose delivery fields were written, in order."""
@@ -190,7 +190,7 @@ class EmailStore:
     # sinks.email, the provider events
 
     async def insert_event(self, conn: AsyncConnection, event: dict[str, Any]) -> bool:
-        key = (event["provider"], event["event_id"])
+        key = event["content_key"]
         if key in self.events:
             return False
         self.events[key] = {c: event[c] for c in email_sink.EVENT_COLUMNS} | {"email_log_id": None}
@@ -220,10 +220,17 @@ class EmailStore:
                 attached += 1
         return attached
 
-    async def link_event(
-        self, conn: AsyncConnection, provider: str, event_id: str, log_id: int
-    ) -> None:
-        self.events[(provider, event_id)]["email_log_id"] = log_id
+    def event(self, provider: str, event_id: str) -> dict[str, Any]:
+        """The stored event the provider sent under `event_id` (the store keys by content)."""
+        [found] = [
+            e
+            for e in self.events.values()
+            if (e["provider"], e["event_id"]) == (provider, event_id)
+        ]
+        return found
+
+    async def link_event(self, conn: AsyncConnection, content_key: str, log_id: int) -> None:
+        self.events[content_key]["email_log_id"] = log_id
 
     async def load_log(
         self, conn: AsyncConnection, log_id: int

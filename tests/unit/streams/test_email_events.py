@@ -252,8 +252,51 @@ def test_mailgun(data: dict[str, object], kind: str, bounce: str | None) -> None
         },
     }
     [event] = mailgun(body(document))
-    assert (event.kind, event.bounce_type, event.event_id) == (kind, bounce, "tok-1")
+    # the event's own id, for tracing; the signature's token is made anew for each delivery
+    assert (event.kind, event.bounce_type, event.event_id) == (kind, bounce, "day-unique")
     assert event.provider_message_id == "20261130100000.1.ABC@mg.example.org"
+
+
+def test_the_content_key_ignores_what_a_providers_retry_changes() -> None:
+    """Issue 18: SendGrid's sg_event_id and Mailgun's signature change on a retry; the key
+    does not. The event's time, kind, recipient, a click's link and a bounce's reason do."""
+    sg = {
+        "email": "a@x.org",
+        "event": "open",
+        "sg_event_id": "first",
+        "sg_message_id": "Q1.filter0001.1",
+        "timestamp": 1764496800,
+    }
+    [first] = sendgrid(body([sg]))
+    [again] = sendgrid(body([{**sg, "sg_event_id": "second"}]))
+    assert first.event_id != again.event_id and first.content_key == again.content_key
+    for change in (
+        {"timestamp": 1764496801},
+        {"email": "b@x.org"},
+        {"event": "click"},
+        {"sg_message_id": "Q2.filter0001.1"},
+    ):
+        [other] = sendgrid(body([{**sg, **change}]))
+        assert other.content_key != first.content_key, change
+
+    def click(url: str, token: str, stamp: str) -> dict[str, object]:
+        return {
+            "signature": {"timestamp": stamp, "token": token, "signature": "ab"},
+            "event-data": {
+                "id": "day-unique",
+                "event": "clicked",
+                "url": url,
+                "timestamp": 1764496800.123456,
+                "recipient": "a@x.org",
+                "message": {"headers": {"message-id": "m1@mg.example.org"}},
+            },
+        }
+
+    [mg] = mailgun(body(click("https://l/1", "tok-1", "1764496800")))
+    [resigned] = mailgun(body(click("https://l/1", "tok-2", "1764500400")))
+    [elsewhere] = mailgun(body(click("https://l/2", "tok-3", "1764500400")))
+    assert mg.content_key == resigned.content_key != elsewhere.content_key
+    assert first.content_key != mg.content_key
 
 
 @pytest.mark.parametrize(

@@ -374,6 +374,6 @@ async def test_events_that_came_before_the_send_are_attached_and_a_hard_bounce_s
     assert await world.sender_with(Relay()).handle(send_request()) == "sent"
 
     row = world.row()
-    assert world.store.events[("sendgrid", "sg-bounce-1")]["email_log_id"] == row["id"]
+    assert world.store.event("sendgrid", "sg-bounce-1")["email_log_id"] == row["id"]
     assert world.store.bounced() == ["Jan.Simonek@example.org"]
     assert (row["delivery_status"], row["bounce_type"]) == ("bounced", "hard")

@@ -52,7 +52,7 @@ async def test_an_event_is_stored_linked_to_its_email_and_the_email_refreshed(
     log_id = sent_email(store)
     applied = await apply_events(NO_CONNECTION, [email_event("delivered", 3)])
     assert applied == Applied(stored=1, logs={log_id})
-    assert store.events[("sendgrid", "delivered-3")]["email_log_id"] == log_id
+    assert store.event("sendgrid", "delivered-3")["email_log_id"] == log_id
     log = store.logs[log_id]
     assert (log["delivery_status"], log["delivered_at"]) == ("delivered", T0 + timedelta(minutes=3))
 
@@ -86,7 +86,7 @@ async def test_an_unmatched_event_is_stored_and_counted_unmatched(store: EmailSt
     sent_email(store, provider_message_id="q-other")
     applied = await apply_events(NO_CONNECTION, [email_event("opened")])
     assert applied == Applied(stored=1, unmatched=1)
-    assert store.events[("sendgrid", "opened-1")]["email_log_id"] is None, (
+    assert store.event("sendgrid", "opened-1")["email_log_id"] is None, (
         "linked later, when its email's ids are recorded"
     )
     assert store.refreshed == []
