@@ -238,7 +238,12 @@ def demo(
     """Send a burst of signed sample Zoom webhooks and show what landed in PostgreSQL."""
     from zoomstream.demo import run_demo
 
-    run_demo(_settings(), url, count, echo=typer.echo)
+    settings = _settings()
+    if settings.zoom_webhook_secret is None:
+        raise problems.missing_setting(
+            "ZOOM_WEBHOOK_SECRET", "the demo signs its webhooks with it, as Zoom does"
+        )
+    run_demo(settings, url, count, echo=typer.echo)
 
 
 @app.command()

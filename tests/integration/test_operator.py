@@ -371,3 +371,37 @@ def test_check_with_a_malformed_setting_stops_there(tmp_path: Path) -> None:
         "settings: invalid setting: KAFKA_PARTITIONS: Input should be a valid integer, unable to"
         " parse string as an integer — correct it in the environment or .env (README, Configuration)"
     ]
+
+
+def test_the_worker_waits_for_postgresql_too(tmp_path: Path) -> None:
+    env = {
+        **PLANTED,
+        "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "DATABASE_URL": unreachable_database(),
+        "SERVICE_WAIT_SECONDS": "2",
+        "WORKER_METRICS_PORT": "0",
+    }
+    done = zoomstream("worker", env=env, cwd=tmp_path)
+    assert done.returncode == ExitStatus.POSTGRESQL
+    assert message(done).startswith("zoomstream: cannot reach PostgreSQL at 127.0.0.1:")
+    assert "waiting for PostgreSQL (attempt 1 failed" in done.stderr
+
+
+def test_a_worker_started_before_the_broker_waits_then_consumes(
+    pipeline: Pipeline, private_broker: KafkaBroker
+) -> None:
+    broker = private_broker
+    broker.down()
+    pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    pipeline.start_worker()
+    poll(
+        lambda: "waiting for Kafka (attempt 2 failed" in pipeline.log("worker"),
+        what="the worker to wait for Kafka",
+        timeout=60,
+    )
+    pipeline.assert_running("worker")
+    broker.up()
+    pipeline.wait_worker_assigned(timeout=180)
+    log = (pipeline.logs / "worker.log").read_text(errors="replace")  # all of it: Faust says a lot
+    assert f"Kafka answers ({broker.bootstrap}, 1 broker(s)) after" in log
+    assert "NodeNotReadyError" not in log
