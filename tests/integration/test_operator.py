@@ -202,7 +202,7 @@ def test_ingest_started_before_the_broker_waits_then_takes_webhooks_and_loses_no
     broker = private_broker
     broker.down()
     pipeline.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-    pipeline.start_ingest()  # it answers /healthz at once, the broker down
+    pipeline.start_ingest(started=False)  # it answers /healthz at once, the broker down
     with httpx.Client(base_url=pipeline.url, timeout=30) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -215,7 +215,7 @@ def test_ingest_started_before_the_broker_waits_then_takes_webhooks_and_loses_no
 
         # Zoom keeps sending while the broker comes up; every 200 must be in the raw topic.
         with Sender(pipeline.url, traffic(2, 6), seconds=30) as sender:
-            broker.up()
+            assert "started on" in broker.up(), "our broker, not another on a reused port"
             poll(
                 lambda: client.get("/readyz").status_code,
                 until=lambda status: status == 200,
@@ -400,7 +400,7 @@ def test_a_worker_started_before_the_broker_waits_then_consumes(
         timeout=60,
     )
     pipeline.assert_running("worker")
-    broker.up()
+    assert "started on" in broker.up(), "our broker, not another on a reused port"
     pipeline.wait_worker_assigned(timeout=180)
     log = (pipeline.logs / "worker.log").read_text(errors="replace")  # all of it: Faust says a lot
     assert f"Kafka answers ({broker.bootstrap}, 1 broker(s)) after" in log
