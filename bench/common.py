@@ -107,7 +107,8 @@ class Process:
                 if httpx.get(url, timeout=1).status_code < 500:
                     return
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         raise RuntimeError(f"{url} did not answer; see {self.log}")
 
     def rss_bytes(self) -> int:

@@ -55,7 +55,7 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float, concurr
         logs / "ingest.log",
     )
     try:
-        ingest.wait_http(f"http://127.0.0.1:{port}/healthz")
+        ingest.wait_http(f"http://127.0.0.1:{port}/readyz")  # started: it takes webhooks
         load(f"http://127.0.0.1:{port}", 2, concurrency)
         real = load(f"http://127.0.0.1:{port}", seconds, concurrency)
     finally:

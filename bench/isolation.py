@@ -192,8 +192,8 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
         logs / "ingest-api.log",
     )
     try:
-        hooks.wait_http(f"http://127.0.0.1:{hooks_port}/healthz")
-        api.wait_http(f"http://127.0.0.1:{api_port}/healthz")
+        hooks.wait_http(f"http://127.0.0.1:{hooks_port}/readyz")  # started: takes requests
+        api.wait_http(f"http://127.0.0.1:{api_port}/readyz")
         hooks_url = f"http://127.0.0.1:{hooks_port}/webhooks/zoom"
         webhooks = targets_file(
             logs / "webhooks.targets", webhook_targets(hooks_url, secret, count)

@@ -285,7 +285,7 @@ def latency(
     warm_up, *payloads = bodies(int(rate * seconds) + 1)
     url = f"http://127.0.0.1:{port}/webhooks/zoom"
     try:
-        ingest.wait_http(f"http://127.0.0.1:{port}/healthz")
+        ingest.wait_http(f"http://127.0.0.1:{port}/readyz")  # started: it takes webhooks
         worker.wait_http(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
         # Measured from the first webhook the worker has written: its group has formed and
         # its partitions are assigned, so start-up is not counted as latency.

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -31,6 +32,7 @@ from ingest.signature import (
     url_validation_answer,
     verify_zoom_request,
 )
+from ingest.startup import Prepare, StartingGate, Startup
 from ingest.zoom_api import zoom_client
 from schemas import URL_VALIDATION, InvalidZoomEvent, parse_zoom_event
 from schemas.settings import Settings
@@ -51,8 +53,12 @@ def create_app(
     metrics: IngestMetrics | None = None,
     db: Database | None = None,
     serve: Serve = "all",
+    prepare: Prepare | None = None,
 ) -> Starlette:
-    """Build the ingest app. The publisher is started and closed by the app's lifespan.
+    """Build the ingest app. The publisher is started and closed by the app's lifespan; given
+    `prepare` (waiting for the services, creating the topics), only after it, in the background:
+    until then /healthz answers and everything else but /readyz, /metrics and /openapi.json
+    is 503 with Retry-After (`ingest.startup`).
 
     The webhooks never touch PostgreSQL and no API request shares their event loop when they
     run as processes of their own (`zoomstream ingest --only webhooks|api`)."""
@@ -73,7 +79,12 @@ def create_app(
         zoom, settings.zoom_link_token_ttl_seconds, settings.zoom_link_wait_seconds, clock
     )
     openapi = document()
-    checks: dict[str, ReadinessCheck] = {"kafka": publisher.is_ready, **(readiness or {})}
+    startup = Startup(publisher, prepare)
+    checks: dict[str, ReadinessCheck] = {
+        **({"started": startup.is_ready} if startup.gated() else {}),
+        "kafka": publisher.is_ready,
+        **(readiness or {}),
+    }
 
     async def zoom_webhook(request: Request) -> Response:
         try:
@@ -135,10 +146,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await publisher.start()
+        await startup.begin()
         try:
             yield
         finally:
+            await startup.end()
             await publisher.close()
             if zoom is not None:
                 await zoom.aclose()
@@ -166,7 +178,11 @@ def create_app(
             *recording_routes(settings, publisher, db, counters_db, metrics, limits, links, clock),
             *dashboard_routes(settings, db, metrics, limits),
         ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(StartingGate, startup=startup, metrics=metrics)],
+    )
 
 
 async def _safely(check: ReadinessCheck) -> bool:

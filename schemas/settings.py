@@ -221,6 +221,14 @@ class Settings(BaseSettings):
         " before all of its people are brought up to date.",
     )
 
+    service_wait_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long ingest and the worker, started before Kafka or PostgreSQL answer,"
+        " wait for them (capped backoff, a log line per attempt) before they exit; 0: as long"
+        " as it takes.",
+    )
+
     kafka_partitions: int = 8
     kafka_replication_factor: int = 1
     raw_retention_ms: int = Field(

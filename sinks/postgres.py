@@ -60,6 +60,13 @@ async def database_reachable(url: str) -> bool:
     return True
 
 
+def database_answers(url: str, timeout_seconds: int = 3) -> None:
+    """A start-up probe: a fresh connection runs `SELECT 1` within the timeout (libpq counts
+    whole seconds, 2 at least); psycopg.OperationalError when it does not."""
+    with psycopg.connect(url, connect_timeout=timeout_seconds) as conn:
+        conn.execute("SELECT 1")
+
+
 async def in_transaction(db: Database, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Run `work` in one transaction, again from the start while PostgreSQL is unreachable.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -12,8 +14,9 @@ from typing import Annotated
 import typer
 
 from schemas.settings import Settings
+from zoomstream import problems
+from zoomstream.services import Service, require, wait_for
 from zoomstream.stack import KafkaBroker, LocalPostgres
-from zoomstream.stack.processes import StackError
 
 app = typer.Typer(
     help="Zoom and email webhooks into trustworthy records.",
@@ -28,8 +31,34 @@ app.add_typer(stack_app, name="stack")
 STACK_HOME = Path(".stack")
 
 
+@dataclass
+class _Run:
+    """This invocation: --debug, and the settings read (whose secrets no message may show)."""
+
+    debug: bool = False
+    settings: Settings | None = None
+
+
+_run = _Run()
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of a known problem (a setting, Kafka, PostgreSQL, SMTP) too.",
+        ),
+    ] = False,
+) -> None:
+    """Zoom and email webhooks into trustworthy records."""
+    _run.debug = debug
+
+
 def _settings() -> Settings:
-    return Settings()
+    _run.settings = Settings()
+    return _run.settings
 
 
 class Only(StrEnum):
@@ -52,7 +81,12 @@ def ingest(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP ingest endpoint."""
+    """Run the HTTP ingest endpoint. Started before Kafka (or, but for --only webhooks,
+    PostgreSQL) answers, it waits for them (SERVICE_WAIT_SECONDS), serving /healthz at once and
+    503 with Retry-After to everything else meanwhile."""
+    import asyncio
+    import threading
+
     import uvicorn
 
     from ingest import KafkaPublisher, create_app
@@ -60,34 +94,63 @@ def ingest(
     from zoomstream.topics import ensure_topics
 
     settings = _settings()
-    ensure_topics(settings)
+    if settings.zoom_webhook_secret is None:
+        raise problems.missing_setting(
+            "ZOOM_WEBHOOK_SECRET",
+            "ingest verifies Zoom's signatures with the Zoom app's secret token",
+        )
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, settings.publish_timeout_seconds)
+    # The webhooks never read PostgreSQL: an outage of it must not make them look unready.
+    needs = [Service.KAFKA] if only is Only.webhooks else [Service.KAFKA, Service.POSTGRESQL]
+    stopping = threading.Event()
+    failed: list[Exception] = []
+
+    async def prepare() -> None:
+        try:
+            await asyncio.to_thread(wait_for, settings, needs, stopping)
+            await asyncio.to_thread(ensure_topics, settings)
+        except asyncio.CancelledError:
+            stopping.set()  # the waiting thread ends at its next attempt
+            raise
+        except Exception as exc:
+            failed.append(exc)
+            server.should_exit = True
+            raise
 
     async def database() -> bool:
         return await database_reachable(settings.database_url)
 
-    # The webhooks never read PostgreSQL: an outage of it must not make them look unready.
     readiness = {} if only is Only.webhooks else {"postgresql": database}
     application = create_app(
-        settings, publisher, readiness=readiness, serve=only.value if only else "all"
+        settings,
+        publisher,
+        readiness=readiness,
+        serve=only.value if only else "all",
+        prepare=prepare,
     )
     default_port = settings.api_port if only is Only.api else settings.ingest_port
     if only is Only.api and settings.api_nice:
         os.nice(settings.api_nice)  # Zoom's answers first where both share a host's CPU
-    uvicorn.run(
-        application,
-        host=host or settings.ingest_host,
-        port=port or default_port,
-        log_level="warning",
-        access_log=False,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=host or settings.ingest_host,
+            port=port or default_port,
+            log_level="warning",
+            access_log=False,
+        )
     )
+    server.run()
+    if failed:
+        raise failed[0]
 
 
 @app.command()
 def worker(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
 ) -> None:
-    """Run the stream worker (Faust): dedup, transform, write to PostgreSQL."""
+    """Run the stream worker (Faust): dedup, transform, write to PostgreSQL. Started before
+    Kafka or PostgreSQL answers, it waits for them (SERVICE_WAIT_SECONDS)."""
     from prometheus_client import start_http_server
 
     from streams import create_worker
@@ -95,6 +158,7 @@ def worker(
     from zoomstream.topics import ensure_topics
 
     settings = _settings()
+    wait_for(settings, [Service.KAFKA, Service.POSTGRESQL])
     ensure_topics(settings)
     if settings.worker_metrics_port:
         start_http_server(
@@ -115,7 +179,9 @@ def migrate(
     """Apply database migrations."""
     from zoomstream.migrate import migrate as run_migrations
 
-    applied = run_migrations(_settings().database_url, platform=platform)
+    settings = _settings()
+    require(settings, Service.POSTGRESQL)
+    applied = run_migrations(settings.database_url, platform=platform)
     typer.echo(
         f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
     )
@@ -172,7 +238,12 @@ def demo(
     """Send a burst of signed sample Zoom webhooks and show what landed in PostgreSQL."""
     from zoomstream.demo import run_demo
 
-    run_demo(_settings(), url, count, echo=typer.echo)
+    settings = _settings()
+    if settings.zoom_webhook_secret is None:
+        raise problems.missing_setting(
+            "ZOOM_WEBHOOK_SECRET", "the demo signs its webhooks with it, as Zoom does"
+        )
+    run_demo(settings, url, count, echo=typer.echo)
 
 
 @app.command()
@@ -194,8 +265,11 @@ def cleanup(
     from sinks import Database
     from sinks.retention import cleanup as run_cleanup
 
+    settings = _settings()
+    require(settings, Service.POSTGRESQL)
+
     async def go() -> dict[str, int]:
-        db = Database(_settings().database_url)
+        db = Database(settings.database_url)
         try:
             days = {
                 "zoom_webhook_logs": webhook_days,
@@ -240,13 +314,15 @@ def replay(
     def utc(moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
+    settings = _settings()
+    require(settings, Service.KAFKA, Service.POSTGRESQL)
     until = utc(end) if end else datetime.now(tz=UTC)
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task("replaying", total=None)
         summary = asyncio.run(
             run_replay(
-                _settings(),
+                settings,
                 utc(start),
                 until,
                 event_type or (),
@@ -281,8 +357,10 @@ def retry_failed(
 
     from streams.webhooks.retry_failed import retry_failed as run_retry
 
+    settings = _settings()
+    require(settings, Service.KAFKA, Service.POSTGRESQL)
     summary = asyncio.run(
-        run_retry(_settings(), timedelta(minutes=stuck_after_minutes), dead_letters, force)
+        run_retry(settings, timedelta(minutes=stuck_after_minutes), dead_letters, force)
     )
     for line in summary.lines():
         typer.echo(line)
@@ -302,6 +380,26 @@ def schemas(
 
 
 @app.command()
+def check() -> None:
+    """Is this deployment ready? The settings, Kafka (the topics and their partitions),
+    PostgreSQL (the migrations), and the SMTP relay when configured: one line each, ok or the
+    problem; exit status 0 only when all pass (else the first failure's, README "Exit status")."""
+    from pydantic import ValidationError
+
+    from zoomstream.check import exit_status, run_checks
+
+    try:
+        settings = _settings()
+    except ValidationError as exc:
+        typer.echo(f"settings: {problems.invalid_settings(exc)}")
+        raise typer.Exit(code=problems.ExitStatus.SETTINGS) from None
+    items = run_checks(settings)
+    for item in items:
+        typer.echo(problems.scrub(item.line(), settings))
+    raise typer.Exit(code=exit_status(items))
+
+
+@app.command()
 def up() -> None:
     """Everything at once: stack, migrations, ingest and a worker (each started again when it
     exits), then the demo; Ctrl-C stops."""
@@ -316,6 +414,11 @@ def main() -> None:
     )
     try:
         app()
-    except StackError as exc:
-        typer.echo(f"zoomstream: {exc}", err=True)
-        raise SystemExit(1) from exc
+    except Exception as exc:
+        problem = problems.classify(exc)
+        if problem is None:
+            raise  # a bug: its traceback
+        if _run.debug:
+            traceback.print_exception(exc)
+        typer.echo(f"zoomstream: {problems.scrub(str(problem), _run.settings)}", err=True)
+        raise SystemExit(problem.status) from None

@@ -180,9 +180,13 @@ class Pipeline:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def start_ingest(self, name: str = "ingest", only: str | None = None) -> str:
-        """Start `zoomstream ingest` (`--only webhooks|api` when given) and wait until it answers;
-        its URL. The one named `ingest` listens on `self.port`, any other on a port of its own."""
+    def start_ingest(
+        self, name: str = "ingest", only: str | None = None, started: bool = True
+    ) -> str:
+        """Start `zoomstream ingest` (`--only webhooks|api` when given) and wait until it answers
+        and, unless `started` is False, until it has started (its services answered, its topics
+        exist: it takes requests); its URL. The one named `ingest` listens on `self.port`, any
+        other on a port of its own."""
         port = self.port if name == "ingest" else free_port()
         url = f"http://127.0.0.1:{port}"
         self.start(
@@ -201,8 +205,15 @@ class Pipeline:
             except httpx.HTTPError:
                 return False  # not listening yet
 
+        def taking_requests() -> bool:
+            self.assert_running(name)
+            checks = httpx.get(f"{url}/readyz", timeout=5).json()["checks"]
+            return bool(checks["started"])
+
         try:
             poll(healthy, what=f"{name} to answer /healthz", timeout=60, interval=0.2)
+            if started:
+                poll(taking_requests, what=f"{name} to start", timeout=60, interval=0.2)
         except TimedOut as exc:
             raise AssertionError(f"{name} did not start; log:\n{self.log(name)}") from exc
         return url

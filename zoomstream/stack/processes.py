@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -46,6 +47,7 @@ def stop_pid(pid_file: Path, timeout: float = 30.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _reap(pid)
         if pid_alive(pid_file) is None:
             break
         time.sleep(0.2)
@@ -53,6 +55,14 @@ def stop_pid(pid_file: Path, timeout: float = 30.0) -> bool:
         os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid` if it is a child of this process that exited: until then it is a zombie,
+    which still answers kill(pid, 0), and `stop_pid` would wait out its whole timeout (a test's
+    broker, started by the test process itself)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
