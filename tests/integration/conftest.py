@@ -8,6 +8,7 @@ topic prefix, hence its own topics and consumer groups.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,13 +26,14 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from yoyo import get_backend, read_migrations
 
 from schemas.settings import LOCAL_DATABASE_URL
 from schemas.topics import EMAIL_RAW, ZOOM_RAW
 from streams.runtime.ranges import Offsets
 from tests.conftest import SECRET
 from tests.polling import TimedOut, poll
-from zoomstream.migrate import migrate
+from zoomstream.migrate import migrate, yoyo_url
 from zoomstream.stack import KafkaBroker, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +50,24 @@ def local_stack() -> None:
         LocalPostgres(home=STACK / "postgres").up()
 
 
+LISTEN_PORTS = range(20000, 32000)
+"""Where the tests' servers listen: below Linux's ephemeral range (32768-60999 by default), from
+which the kernel picks the source ports of outgoing connections. A port from that range (what
+binding port 0 gives) can, while its server is down for a fault, become the source port of a
+client's reconnect to it: a TCP self-connect, which looks like a listener, so the restarted
+broker took it for someone else's and never started (seen once in CI)."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, outside the ephemeral range (`LISTEN_PORTS`)."""
+    for port in random.sample(LISTEN_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
 def with_database(url: str, name: str) -> str:
@@ -58,13 +75,30 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def create_database(server: str = BASE_DATABASE_URL) -> str:
-    """A fresh database on `server` (a libpq URL) with every migration applied."""
+def empty_database(server: str = BASE_DATABASE_URL) -> str:
+    """A fresh database on `server` (a libpq URL), without any migration."""
     name = f"zs_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(with_database(server, "postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
+    return with_database(server, name)
+
+
+def create_database(server: str = BASE_DATABASE_URL) -> str:
+    """A fresh database on `server` (a libpq URL) with every migration applied."""
+    url = empty_database(server)
     migrate(url, platform=True)
+    return url
+
+
+def database_before(migration_id: str) -> str:
+    """A fresh database with every migration but `migration_id` applied: one that a release
+    before it filled, for the test of that migration (which then applies it with `migrate`)."""
+    url = empty_database()
+    root = Path(str(resources.files("zoomstream").joinpath("migrations")))
+    backend = get_backend(yoyo_url(url))
+    every = read_migrations(str(root / "platform"), str(root / "pipeline"))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(every.filter(lambda m: m.id != migration_id)))
     return url
 
 

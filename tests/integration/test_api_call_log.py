@@ -44,11 +44,7 @@ def zoom() -> Iterator[FakeZoom]:
 def client_settings(zoom: FakeZoom) -> Settings:
     return Settings(
         _env_file=None,
-        zoom_account_id=ACCOUNT_ID,
-        zoom_client_id=CLIENT_ID,
-        zoom_client_secret=CLIENT_SECRET,
-        zoom_api_base_url=zoom.api_base_url,
-        zoom_oauth_url=zoom.oauth_url,
+        **zoom.client_settings(),
         zoom_api_attempts=3,
         zoom_api_backoff_seconds=0.01,
     )

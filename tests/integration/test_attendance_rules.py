@@ -4,11 +4,8 @@ bounds an occurrence, which registrations count, and that a person's old key doe
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,21 +13,19 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from yoyo import get_backend, read_migrations
 
 from schemas.attendance import AttendanceRecord, AttendanceRemoved
 from streams.webhooks.apply import Changes, Item, apply_items, build_handlers
 from tests.integration.conftest import (
-    BASE_DATABASE_URL,
     BOOTSTRAP,
     Pipeline,
+    database_before,
     drop_database,
     watermarks,
-    with_database,
 )
 from tests.integration.zoom_webhooks import as_item, post
 from tests.polling import poll
-from zoomstream.migrate import migrate, yoyo_url
+from zoomstream.migrate import migrate
 from zoomstream.samples import iso, meeting_object, zoom_event
 
 pytestmark = pytest.mark.integration
@@ -275,18 +270,7 @@ def test_the_old_key_gets_a_tombstone_on_zoom_attendance(
 
 @pytest.fixture
 def database_before_0015() -> Iterator[str]:
-    """A fresh database with every migration applied but 0015_occurrence_start."""
-    name = f"zs_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(BASE_DATABASE_URL, name)
-    root = Path(str(resources.files("zoomstream").joinpath("migrations")))
-    backend = get_backend(yoyo_url(url))
-    every = read_migrations(str(root / "platform"), str(root / "pipeline"))
-    with backend.lock():
-        backend.apply_migrations(
-            backend.to_apply(every.filter(lambda m: m.id != "0015_occurrence_start"))
-        )
+    url = database_before("0015_occurrence_start")
     yield url
     drop_database(url)
 

@@ -10,8 +10,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,13 +17,12 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from psycopg.rows import dict_row
-from yoyo import get_backend, read_migrations
 
 from schemas.email_event import EmailEvent
 from tests.email_signing import MAILGUN_KEY, SVIX_SECRET, mailgun, sendgrid_sign, svix_headers
-from tests.integration.conftest import BASE_DATABASE_URL, Pipeline, drop_database, with_database
+from tests.integration.conftest import Pipeline, database_before, drop_database
 from tests.polling import poll
-from zoomstream.migrate import migrate, yoyo_url
+from zoomstream.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -205,17 +202,7 @@ def test_provider_retries_count_once_and_distinct_events_each(
 
 @pytest.fixture
 def database_before_0016() -> Iterator[str]:
-    name = f"zs_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(BASE_DATABASE_URL, name)
-    root = Path(str(resources.files("zoomstream").joinpath("migrations")))
-    backend = get_backend(yoyo_url(url))
-    every = read_migrations(str(root / "platform"), str(root / "pipeline"))
-    with backend.lock():
-        backend.apply_migrations(
-            backend.to_apply(every.filter(lambda m: m.id != "0016_email_content_keys"))
-        )
+    url = database_before("0016_email_content_keys")
     yield url
     drop_database(url)
 

@@ -23,14 +23,13 @@ from schemas.settings import Settings
 from schemas.topics import ZOOM_RAW, topic_specs
 from tests.conftest import signed
 from tests.integration.conftest import (
-    BASE_DATABASE_URL,
     BOOTSTRAP,
     ROOT,
     Pipeline,
     drop_database,
+    empty_database,
     free_port,
     messages_in_topic,
-    with_database,
 )
 from tests.integration.faults import Sender, traffic
 from tests.polling import poll
@@ -254,10 +253,7 @@ def smtp_relay() -> Iterator[int]:
 
 @pytest.fixture
 def unmigrated_database_url() -> Iterator[str]:
-    name = f"zs_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(with_database(BASE_DATABASE_URL, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(BASE_DATABASE_URL, name)
+    url = empty_database()
     yield url
     drop_database(url)
 

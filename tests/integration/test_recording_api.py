@@ -24,9 +24,6 @@ from schemas.topics import RECORDING_VIEWS, ZOOM_RECORDINGS
 from tests.conftest import SECRET
 from tests.integration.conftest import BOOTSTRAP, messages_in_topic
 from tests.integration.zoom_server import (
-    ACCOUNT_ID,
-    CLIENT_ID,
-    CLIENT_SECRET,
     RECORDINGS,
     TOKEN,
     FakeZoom,
@@ -596,11 +593,7 @@ def linked(database_url: str, topic_prefix: str) -> Iterator[Linked]:
         with open_world(
             database_url,
             topic_prefix,
-            zoom_account_id=ACCOUNT_ID,
-            zoom_client_id=CLIENT_ID,
-            zoom_client_secret=CLIENT_SECRET,
-            zoom_api_base_url=zoom.api_base_url,
-            zoom_oauth_url=zoom.oauth_url,
+            **zoom.client_settings(),
             zoom_api_attempts=2,
             zoom_api_backoff_seconds=0.01,
             zoom_api_max_retry_after_seconds=1.0,

@@ -14,9 +14,6 @@ from confluent_kafka import Consumer
 
 from tests.integration.conftest import BOOTSTRAP, Pipeline, count_rows, wait_for
 from tests.integration.zoom_server import (
-    ACCOUNT_ID,
-    CLIENT_ID,
-    CLIENT_SECRET,
     RECORDINGS,
     running_fake_zoom,
 )
@@ -406,14 +403,7 @@ def test_files_still_processing_are_completed_from_zooms_api(
         zoom.add_recording(
             "occ-slow==", recording_files=[{**video, "status": "completed", "file_size": 531_000}]
         )
-        pipeline.env.update(
-            ZOOM_ACCOUNT_ID=ACCOUNT_ID,
-            ZOOM_CLIENT_ID=CLIENT_ID,
-            ZOOM_CLIENT_SECRET=CLIENT_SECRET,
-            ZOOM_API_BASE_URL=zoom.api_base_url,
-            ZOOM_OAUTH_URL=zoom.oauth_url,
-            ZOOM_PROCESSING_CHECK_SECONDS="1",
-        )
+        pipeline.env.update(zoom.client_env(), ZOOM_PROCESSING_CHECK_SECONDS="1")
         pipeline.start_ingest()
         pipeline.start_worker()
         post(pipeline, webhook)

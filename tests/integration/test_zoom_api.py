@@ -25,7 +25,6 @@ from ingest.zoom_api import (
 )
 from schemas.settings import Settings
 from tests.integration.zoom_server import (
-    ACCOUNT_ID,
     CLIENT_ID,
     CLIENT_SECRET,
     RECORDINGS,
@@ -51,11 +50,7 @@ def zoom() -> Iterator[FakeZoom]:
 
 def client_settings(zoom: FakeZoom, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "zoom_account_id": ACCOUNT_ID,
-        "zoom_client_id": CLIENT_ID,
-        "zoom_client_secret": CLIENT_SECRET,
-        "zoom_api_base_url": zoom.api_base_url,
-        "zoom_oauth_url": zoom.oauth_url,
+        **zoom.client_settings(),
         "zoom_api_read_timeout_seconds": READ_TIMEOUT,
         "zoom_api_connect_timeout_seconds": 1.0,
         "zoom_api_attempts": ATTEMPTS,

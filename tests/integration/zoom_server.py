@@ -66,6 +66,20 @@ class FakeZoom:
         self.oauth_url = f"http://127.0.0.1:{port}/oauth/token"
         self.api_base_url = f"http://127.0.0.1:{port}/v2"
 
+    def client_settings(self) -> dict[str, Any]:
+        """The settings that point zoomstream's Zoom API client here (Settings' names)."""
+        return {
+            "zoom_account_id": ACCOUNT_ID,
+            "zoom_client_id": CLIENT_ID,
+            "zoom_client_secret": CLIENT_SECRET,
+            "zoom_api_base_url": self.api_base_url,
+            "zoom_oauth_url": self.oauth_url,
+        }
+
+    def client_env(self) -> dict[str, str]:
+        """The same, as the environment of a zoomstream process."""
+        return {name.upper(): value for name, value in self.client_settings().items()}
+
     def fail_next(self, endpoint: str, fault: Fault, times: int = 1) -> None:
         with self.state.lock:
             self.state.faults.setdefault(endpoint, []).extend([fault] * times)

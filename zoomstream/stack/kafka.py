@@ -144,7 +144,7 @@ class KafkaBroker:
         config = self.home / "server.properties"
         config.write_text(self._properties())
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = cluster_uuid()
             result = subprocess.run(
                 self._java(
                     jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
@@ -187,6 +187,16 @@ class KafkaBroker:
         """Stop and delete the data (tests only)."""
         self.down()
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def cluster_uuid() -> str:
+    """A KRaft cluster id as Kafka's own `Uuid.randomUuid` makes them: url-safe base64 of 16
+    random bytes, never one that begins with `-` (the storage tool's argument parser takes
+    such a value for an option: "argument --cluster-id/-t: expected one argument", seen in CI)."""
+    while True:
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not value.startswith("-"):
+            return value
 
 
 OPEN_FILES = 262_144
