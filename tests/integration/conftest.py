@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from yoyo import get_backend, read_migrations
 
@@ -368,9 +368,24 @@ def wait_for_rows(
 def messages_in_topic(topic: str, bootstrap: str = BOOTSTRAP) -> int:
     """How many messages a topic holds (0 when it does not exist)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
+
+    def described() -> Any:
+        found = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if found is not None and found.error is not None:
+            if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return None  # no such topic: no messages
+            return found.error  # a leader election under way: asked again (seen in CI: 0 read)
+        return found
+
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+        metadata = poll(
+            described,
+            until=lambda found: not isinstance(found, KafkaError),
+            what=f"the partitions of {topic}",
+            timeout=15,
+            interval=0.2,
+        )
+        partitions = metadata.partitions if metadata is not None else {}
         total = 0
         for partition in partitions:
             low, high = watermarks(consumer, TopicPartition(topic, partition))
