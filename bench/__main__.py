@@ -96,7 +96,7 @@ def main() -> None:
     print(f"logs in {logs}", flush=True)
     try:
         if "ingest" in wanted:
-            ingest.run(report, env, logs, sizes["ingest"], concurrency=64)
+            ingest.run(report, env, logs, sizes["ingest"])
         if "isolation" in wanted:
             isolation.run(report, env, logs, database_url, sizes["isolation"])
         if "pipeline" in wanted:

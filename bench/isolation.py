@@ -10,12 +10,8 @@ the generator reaches by itself (`bench.servers`).
 
 from __future__ import annotations
 
-import base64
-import json
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -23,97 +19,23 @@ import psutil
 import psycopg
 
 from bench.common import Figure, Process, Report, free_port
-from bench.load import bodies
-from bench.pipeline import VEGETA
+from bench.load import Result, bodies, targets_file, vegeta, webhook_targets
 from ingest.passwords import hash_password
 from schemas.settings import Settings
-from zoomstream.samples import sign
 
 WEBHOOK_CONNECTIONS = 16
 API_CONNECTIONS = 8
 JWT_SECRET = "bench-platform-jwt-secret-0123456789abcdef"
 
 
-@dataclass(frozen=True)
-class Result:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    codes: dict[str, int]
-    cpu_seconds: float
-    """Of vegeta itself: the load's own cost on this machine."""
-
-    def text(self) -> str:
-        return f"{self.rate:,.0f}/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
-
-
-def targets_file(path: Path, targets: list[dict[str, object]]) -> Path:
-    with path.open("w") as out:
-        for target in targets:
-            out.write(json.dumps(target) + "\n")
-    return path
-
-
-def webhook_targets(url: str, secret: bytes, count: int) -> list[dict[str, object]]:
-    """Signed webhooks, signed now: within the signature tolerance for the whole run."""
-    signed = int(time.time())
-    found: list[dict[str, object]] = []
-    for body in bodies(count):
-        headers = {k: [v] for k, v in sign(secret, body, signed).items()}
-        headers["Content-Type"] = ["application/json"]
-        found.append(
-            {
-                "method": "POST",
-                "url": url,
-                "body": base64.b64encode(body).decode(),
-                "header": headers,
-            }
-        )
-    return found
+def cpu_seconds(process: Process) -> float:
+    times = psutil.Process(process.popen.pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def attack(targets: Path, seconds: float, workers: int, log: Path) -> Result:
     """vegeta with `workers` connections kept busy for `seconds`."""
-    raw = log.with_suffix(".bin")
-    with raw.open("wb") as out:
-        vegeta = psutil.Popen(
-            [
-                str(VEGETA),
-                "attack",
-                "-format=json",
-                f"-targets={targets}",
-                "-rate=0",
-                f"-max-workers={workers}",
-                f"-workers={workers}",
-                f"-duration={seconds:.0f}s",
-                "-timeout=10s",
-            ],
-            stdout=out,
-        )
-        cpu = 0.0
-        while vegeta.poll() is None:
-            times = vegeta.cpu_times()
-            cpu = times.user + times.system
-            time.sleep(0.2)
-        if vegeta.returncode != 0:
-            raise RuntimeError(f"vegeta exited with {vegeta.returncode}")
-    report = subprocess.run(
-        [str(VEGETA), "report", "-type=json", str(raw)], capture_output=True, check=True
-    )
-    summary = json.loads(report.stdout)
-    latencies = summary["latencies"]
-    return Result(
-        float(summary["throughput"]),
-        latencies["50th"] / 1e6,
-        latencies["99th"] / 1e6,
-        {str(k): int(v) for k, v in summary["status_codes"].items()},
-        cpu,
-    )
-
-
-def cpu_seconds(process: Process) -> float:
-    times = psutil.Process(process.popen.pid).cpu_times()
-    return float(times.user + times.system)
+    return vegeta(targets, seconds, log, workers=workers)
 
 
 def recording_and_organizer(database_url: str) -> tuple[str, str, str]:
@@ -163,7 +85,7 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
     api_nice = env.get("API_NICE", str(Settings.model_fields["api_nice"].default))
     recording, event, organizer = recording_and_organizer(database_url)
     token = jwt.encode({"sub": organizer, "exp": int(time.time()) + 3600}, JWT_SECRET, "HS256")
-    count = int(4000 * seconds)
+    payloads = bodies(int(4000 * seconds))
 
     floor_port = free_port()
     floor = Process(["-m", "bench.servers", "--port", str(floor_port)], env, logs / "noop-iso.log")
@@ -171,7 +93,7 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
         floor.wait_http(f"http://127.0.0.1:{floor_port}/healthz")
         noop_url = f"http://127.0.0.1:{floor_port}/webhooks/zoom"
         noop = attack(
-            targets_file(logs / "noop.targets", webhook_targets(noop_url, secret, count)),
+            targets_file(logs / "noop.targets", webhook_targets(noop_url, secret, payloads)),
             seconds,
             WEBHOOK_CONNECTIONS,
             logs / "noop-attack",
@@ -196,7 +118,7 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
         api.wait_http(f"http://127.0.0.1:{api_port}/readyz")
         hooks_url = f"http://127.0.0.1:{hooks_port}/webhooks/zoom"
         webhooks = targets_file(
-            logs / "webhooks.targets", webhook_targets(hooks_url, secret, count)
+            logs / "webhooks.targets", webhook_targets(hooks_url, secret, payloads)
         )
         guesses = targets_file(
             logs / "guesses.targets",
@@ -254,7 +176,7 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
             alone[0].rate / noop.rate,
             "(the load's own rate)",
             f"{WEBHOOK_CONNECTIONS} connections, vegeta, {seconds:.0f} s, answers"
-            f" {alone[0].codes}; alone again after each side load:"
+            f" {alone[0].answers}; alone again after each side load:"
             f" {', '.join(f'{a.rate:,.0f}/s' for a in alone[1:])}",
         )
     )
@@ -269,8 +191,8 @@ def run(report: Report, env: dict[str, str], logs: Path, database_url: str, seco
                 f" {after.p99_ms:.1f} ms)",
                 measured.rate / baseline,
                 ">= 0.9 and p99 < 50 ms",
-                f"answers {measured.codes}; the {name}: {side.rate:,.0f}/s, answers {side.codes};"
+                f"answers {measured.answers}; the {name}: {side.rate:,.0f}/s, answers {side.answers};"
                 f" CPU over {seconds + 2:.0f} s: API process {api_cpu:.1f} s (nice"
-                f" {api_nice}), its load generator {side.cpu_seconds:.1f} s",
+                f" {api_nice}), its load generator {side.generator_cpu:.2f} cores",
             )
         )

@@ -5,9 +5,6 @@ once the worker has written its first row."""
 
 from __future__ import annotations
 
-import base64
-import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -16,8 +13,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import ROOT, Figure, Process, Report, free_port, percentile
-from bench.load import bodies
+from bench.common import Figure, Process, Report, free_port, percentile
+from bench.load import bodies, targets_file, vegeta, webhook_targets
 from bench.traffic import add_events, envelopes, meetings_for, produce
 from ingest import delivery_id
 from schemas.settings import Settings
@@ -225,9 +222,6 @@ class Visibility:
         return [self.seen[k] - self.received[k] for k in self.seen]
 
 
-VEGETA = ROOT / ".stack" / "bin" / "vegeta"
-
-
 def send_at_rate(
     url: str, secret: bytes, payloads: list[bytes], rate: float, logs: Path
 ) -> tuple[float, int]:
@@ -235,40 +229,13 @@ def send_at_rate(
     keeps the schedule however the server answers). Returns the rate vegeta reports it held and
     how many payloads it sent: at the end of its duration it may stop a few short (the first
     ones went out; past the last, it would start again from the first)."""
-    signed = int(time.time())  # within the signature tolerance for the whole run
-    targets = logs / f"targets-{rate:.0f}.json"
-    with targets.open("w") as out:
-        for body in payloads:
-            headers = {k: [v] for k, v in sign(secret, body, signed).items()}
-            headers["Content-Type"] = ["application/json"]
-            target = {
-                "method": "POST",
-                "url": url,
-                "body": base64.b64encode(body).decode(),
-                "header": headers,
-            }
-            out.write(json.dumps(target) + "\n")
-    seconds = len(payloads) / rate
-    attack = subprocess.run(
-        [
-            str(VEGETA),
-            "attack",
-            "-format=json",
-            f"-targets={targets}",
-            f"-rate={rate:.0f}/s",
-            f"-duration={seconds:.3f}s",
-            "-timeout=10s",
-        ],
-        capture_output=True,
-        check=True,
+    targets = targets_file(
+        logs / f"targets-{rate:.0f}.json", webhook_targets(url, secret, payloads)
     )
-    report = subprocess.run(
-        [str(VEGETA), "report", "-type=json"], input=attack.stdout, capture_output=True, check=True
-    )
-    summary = json.loads(report.stdout)
-    if summary.get("status_codes", {}).keys() - {"200"}:
-        raise RuntimeError(f"vegeta got answers other than 200: {summary['status_codes']}")
-    return float(summary["rate"]), min(int(summary["requests"]), len(payloads))
+    result = vegeta(targets, len(payloads) / rate, logs / f"latency-{rate:.0f}", rate=rate)
+    if not result.all_ok():
+        raise RuntimeError(f"vegeta got answers other than 200: {result.answers}")
+    return result.offered, min(result.requests, len(payloads))
 
 
 def latency(

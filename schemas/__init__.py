@@ -12,8 +12,10 @@ from schemas.zoom import (
     RecordingFile,
     RecordingObject,
     ZoomEvent,
+    ZoomEventHead,
     event_time,
     parse_zoom_event,
+    parse_zoom_head,
 )
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "RecordingState",
     "RetryRequest",
     "ZoomEvent",
+    "ZoomEventHead",
     "event_time",
     "parse_zoom_event",
+    "parse_zoom_head",
 ]

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas._types import RawBytes
 
+SCHEMA_VERSION = 1
+"""Of `zoom.webhooks.raw` values written now."""
+
 
 class RawWebhookEnvelope(BaseModel):
     """Value of `zoom.webhooks.raw` (key: the Zoom meeting id as text, absent when there is none).
@@ -17,7 +20,9 @@ class RawWebhookEnvelope(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    schema_version: int = Field(default=1, description="Bumped on an incompatible change.")
+    schema_version: int = Field(
+        default=SCHEMA_VERSION, description="Bumped on an incompatible change."
+    )
     webhook_id: str = Field(
         description=(
             "Delivery id: hex SHA-256 of the raw body. An exact redelivery has the same id; "

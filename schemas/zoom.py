@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -111,10 +111,41 @@ class ZoomPayload(_Lenient):
     operator_id: OptionalText = None
 
 
-class ZoomEvent(_Lenient):
+class _ObjectId(_Lenient):
+    """Of `payload.object`, only its id: any JSON object is one, as for `dict[str, Any]`."""
+
+    id: Any = None
+
+
+class _HeadPayload(_Lenient):
+    object: _ObjectId = Field(default_factory=_ObjectId)
+    plainToken: OptionalText = None
+
+
+class _Named(_Lenient):
+    event: str = Field(min_length=1)
+
+
+class ZoomEventHead(_Named):
+    """What ingest reads of a body, per request: the event's name and Zoom's challenge token
+    (for the answer) and the meeting id (the Kafka key); nothing else is built.
+
+    It refuses what is no webhook at all, as ZoomEvent does: not JSON, not an object, no event
+    name, a payload or `payload.object` that is not an object. A field of another type than
+    the worker reads (say `event_ts: "soon"`) is the worker's to find, which parks that
+    webhook with the reason."""
+
+    payload: _HeadPayload = Field(default_factory=_HeadPayload)
+
+    @property
+    def meeting_id(self) -> str | None:
+        """`payload.object.id` as text, as ZoomEvent.meeting_id gives it."""
+        return meeting_id_or_none(self.payload.object.id)
+
+
+class ZoomEvent(_Named):
     """The common envelope of every Zoom webhook body."""
 
-    event: str = Field(min_length=1)
     event_ts: EventTimestamp = None
     payload: ZoomPayload = Field(default_factory=ZoomPayload)
     download_token: OptionalText = None
@@ -140,6 +171,9 @@ class ZoomEvent(_Lenient):
         return RecordingObject.model_validate(self.payload.object)
 
 
+_Parsed = TypeVar("_Parsed", bound=_Named)
+
+
 class InvalidZoomEvent(ValueError):
     """The body is not a Zoom webhook: not JSON, not an object, or without an event name."""
 
@@ -155,8 +189,18 @@ def meeting_id_or_none(value: Any) -> str | None:
 
 def parse_zoom_event(body: bytes) -> ZoomEvent:
     """Parse a raw body into a ZoomEvent, or raise InvalidZoomEvent saying why."""
+    return _parse(ZoomEvent, body)
+
+
+def parse_zoom_head(body: bytes) -> ZoomEventHead:
+    """The head of a raw body (ingest's per-request parse), or InvalidZoomEvent saying why,
+    in the words parse_zoom_event would use."""
+    return _parse(ZoomEventHead, body)
+
+
+def _parse(model: type[_Parsed], body: bytes) -> _Parsed:
     try:
-        return ZoomEvent.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"

@@ -90,6 +90,7 @@ def ingest(
     import uvicorn
 
     from ingest import KafkaPublisher, create_app
+    from ingest.serve import SERVER_OPTIONS, settle_collector
     from sinks import database_reachable
     from zoomstream.topics import ensure_topics
 
@@ -136,10 +137,10 @@ def ingest(
             application,
             host=host or settings.ingest_host,
             port=port or default_port,
-            log_level="warning",
-            access_log=False,
+            **SERVER_OPTIONS,
         )
     )
+    settle_collector()
     server.run()
     if failed:
         raise failed[0]
