@@ -46,6 +46,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class CpuWatch:
+    """CPU seconds that a set of processes used between `start` and `stop`: given pids, and
+    every PostgreSQL server process of this machine (its backends come with connections)."""
+
+    def __init__(self, pids: Sequence[int] = (), postgres: bool = False) -> None:
+        self._pids = list(pids)
+        self._postgres = postgres
+        self._start: dict[int, float] = {}
+
+    def _now(self) -> dict[int, float]:
+        found: dict[int, float] = {}
+        procs = [psutil.Process(pid) for pid in self._pids]
+        if self._postgres:
+            procs += [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            found[proc.pid] = float(times.user + times.system)
+        return found
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def seconds(self) -> float:
+        """Since `start`: a process that began meanwhile counts from 0."""
+        return sum(now - self._start.get(pid, 0.0) for pid, now in self._now().items())
+
+
 @dataclass
 class Figure:
     name: str

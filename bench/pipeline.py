@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import Figure, Process, Report, free_port, percentile
+from bench.common import ROOT, CpuWatch, Figure, Process, Report, free_port, percentile
 from bench.load import bodies, targets_file, vegeta, webhook_targets
 from bench.traffic import add_events, envelopes, meetings_for, produce
 from ingest import delivery_id
@@ -41,6 +41,40 @@ PARTICIPANTS = (40, 1_000, 10_000)
 """Meeting sizes of the pipeline figure: the same webhook count each, only the meetings grow."""
 
 
+KAFKA_DATA = ROOT / ".stack" / "kafka" / "data"
+"""The local broker's log directories (`zoomstream stack`)."""
+
+
+def storage(database_url: str, topic: str, count: int) -> Figure:
+    """Bytes per webhook: the raw topic's value, its share of the broker's log segments (lz4
+    batches, the local stack's broker), and in PostgreSQL its log row and all the rows the run
+    wrote (tables and their indexes)."""
+    values = [len(value) for _key, value in envelopes(min(count, 10_000))]
+    on_disk = sum(
+        segment.stat().st_size
+        for directory in KAFKA_DATA.glob(f"{topic}-*")
+        for segment in directory.glob("*.log")
+    )
+    with psycopg.connect(database_url) as conn:
+        log_bytes, all_bytes = conn.execute(
+            "SELECT pg_total_relation_size('zoom_webhook_logs'),"
+            " (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname = 'public' AND c.relkind = 'r')"
+        ).fetchone() or (0, 0)
+    mean = sum(values) / len(values)
+    return Figure(
+        "bytes per webhook (40 participants' mix)",
+        f"raw value {mean:,.0f} B; on the broker's disk {on_disk / count:,.0f} B;"
+        f" PostgreSQL log row {int(log_bytes) / count:,.0f} B, every table"
+        f" {int(all_bytes) / count:,.0f} B",
+        "-",
+        0.0,
+        "-",
+        f"{count:,} webhooks; PostgreSQL sizes include the indexes (and the tables' seeds)",
+    )
+
+
 def throughput(
     report: Report,
     env: dict[str, str],
@@ -64,14 +98,23 @@ def throughput(
         worker = Process(
             ["-m", "zoomstream", "worker"], run_env, logs / f"worker-p{participants}.log"
         )
+        worker_cpu, postgres_cpu = CpuWatch([worker.popen.pid]), CpuWatch(postgres=True)
         try:
             # Timed from the first row: the group has formed, a backlog of `count` waits.
             started = wait_rows(database_url, 1, timeout=180)
+            worker_cpu.start()
+            postgres_cpu.start()
             first = rows(database_url)
             finished = wait_rows(database_url, count, timeout=max(600.0, count / 50))
+            cpu = (worker_cpu.seconds(), postgres_cpu.seconds())
         finally:
             worker.stop()
         rates[participants] = (count - first) / (finished - started)
+        applied = count - first
+        cpu_note = (
+            f"CPU per webhook: worker {cpu[0] / applied * 1e6:,.0f} µs, PostgreSQL"
+            f" {cpu[1] / applied * 1e6:,.0f} µs"
+        )
         if not noop:
             noop = noop_rate(run_env, logs, count)
             database = count / copy_seconds(database_url)
@@ -95,9 +138,11 @@ def throughput(
                 rates[participants] / noop,
                 ">= 0.5 of the no-op agent at 40",
                 "mix: per meeting 2 webhooks per participant, start, end, recording; a backlog"
-                " of the whole count",
+                f" of the whole count; {cpu_note}",
             )
         )
+        if participants == PARTICIPANTS[0]:
+            report.add(storage(database_url, topic, count))
     small, large = rates[PARTICIPANTS[0]], rates[PARTICIPANTS[-1]]
     report.add(
         Figure(
