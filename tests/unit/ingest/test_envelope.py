@@ -23,7 +23,7 @@ RECEIVED = datetime(2026, 12, 2, 9, 30, 1, 123456, tzinfo=UTC)
     [
         (b'{"event":"meeting.started"}', {}, RECEIVED),
         (
-            dumps(zoom_event("meeting.ended", meeting_object(topic="Šimon's \"EKG\" \\ \t 100%"))),
+            dumps(zoom_event("meeting.ended", meeting_object(topic='Šimon\'s "EKG" \\ \t 100%'))),
             {"x-zm-signature": "v0=ab", "user-agent": "Zoom Marketplace/1.0a é"},
             RECEIVED.replace(microsecond=0),
         ),
