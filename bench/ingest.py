@@ -13,6 +13,7 @@ about one core (uvicorn serves on one) with wrk below one.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from bench.common import Figure, Process, Report, free_port
@@ -79,6 +80,11 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float) -> None
     noop, floor, ingest = measured["noop"], measured["durable"], measured["ingest"]
     checked = measured["checked"]
     load_ok = noop.server_cpu[0] >= 0.9 and noop.generator_cpu < 0.9
+    void = "" if load_ok else "VOID (the load's check failed): "
+
+    def add(figure: Figure) -> None:
+        report.add(replace(figure, notes=void + figure.notes))
+
     report.add(
         Figure(
             "no-op endpoint, the load's check (wrk)",
@@ -90,7 +96,7 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float) -> None
             + ("valid" if load_ok else "VOID: the load did not saturate the server"),
         )
     )
-    report.add(
+    add(
         Figure(
             "ingest webhooks/s (200 = stored in Kafka, acks=all), one process",
             ingest.text(),
@@ -102,7 +108,7 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float) -> None
         )
     )
 
-    report.add(
+    add(
         Figure(
             "ingest against the checked floor (the durable floor + HMAC, JSON, SHA-256)",
             ingest.text(),
@@ -140,7 +146,7 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float) -> None
     for n, result in enumerate(pair):
         _valid(result, f"ingest process {n}")
     together = sum(result.rate for result in pair)
-    report.add(
+    add(
         Figure(
             "ingest webhooks/s, two processes on this machine",
             f"{together:,.0f}/s ({' + '.join(f'{r.rate:,.0f}' for r in pair)}), p99"
@@ -174,7 +180,7 @@ def run(report: Report, env: dict[str, str], logs: Path, seconds: float) -> None
         finally:
             server.stop()
     at_rate, floor_at_rate = measured["fixed-ingest"], measured["fixed-durable"]
-    report.add(
+    add(
         Figure(
             f"ingest latency at a fixed {FIXED_RATE:,} webhooks/s",
             at_rate.text(),
