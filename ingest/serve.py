@@ -23,6 +23,7 @@ def settle_collector() -> None:
     the collector's sight, so that its full collections no longer walk it. And the first
     generation is collected every 10,000 net allocations, not 700: the objects of the requests
     in flight (64 connections' worth) alone passed 700, so it ran every few requests, for
-    nothing (they are freed by reference counting). Measured in docs/capacity.md."""
+    nothing (they are freed by reference counting). Measured in docs/design.md, "What a
+    request costs"."""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
