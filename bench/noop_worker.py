@@ -25,6 +25,7 @@ def main() -> None:
         f"{settings.topic_prefix}noop",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         store="memory://",
+        datadir=settings.worker_datadir,  # as zoomstream's: not a directory in the cwd
         processing_guarantee="at_least_once",
         topic_partitions=settings.kafka_partitions,
         web_enabled=False,

@@ -156,4 +156,10 @@ def test_the_leader_runs_it_on_a_schedule_beside_the_agents(
         ("occ-spent==", "failed", 3),
         ("occ-stuck==", "completed", 2),
     ]
-    assert "retry-failed (scheduled): webhooks driven again: 1" in pipeline.log("worker")
+    # The run logs its summary once it has driven every row: just after the row above.
+    poll(
+        lambda: pipeline.log("worker"),
+        until=lambda log: "retry-failed (scheduled): webhooks driven again: 1" in log,
+        what="the scheduled run's summary in the worker's log",
+        timeout=30,
+    )
